@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profiles", type=int, default=None, help="Number of seeded profiles.")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
+        "--anchor",
+        default=None,
+        help="End date of the seeded data span, YYYY-MM-DD (default: today, UTC).",
+    )
+    p.add_argument(
         "--fault",
         dest="faults",
         action="append",

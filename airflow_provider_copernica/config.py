@@ -26,6 +26,9 @@ DEFAULT_MAX_RETRIES = 5
 DEFAULT_TIMEOUT = 60.0
 # A Retry-After longer than this is not slept through: the request fails clearly instead.
 DEFAULT_MAX_RETRY_WAIT = 300.0
+# Exponential backoff between retries: base * 2**n seconds plus jitter, capped at the max.
+DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BACKOFF_MAX = 30.0
 
 PRODUCTS = ("draganddrop", "html")
 LEGACY_PRODUCT_PATHS = {"draganddrop": "ms", "html": "publisher"}
@@ -74,6 +77,8 @@ class CopernicaSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_max: float = DEFAULT_BACKOFF_MAX
     legacy_paths: bool = False
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -156,8 +161,101 @@ class CopernicaSettings:
                 float,
                 0,
             ),
+            backoff_base=_as_number(
+                "backoff_base", extra.get("backoff_base", DEFAULT_BACKOFF_BASE), float, 0, 60
+            ),
+            backoff_max=_as_number(
+                "backoff_max", extra.get("backoff_max", DEFAULT_BACKOFF_MAX), float, 0, 3600
+            ),
             legacy_paths=_as_bool("legacy_paths", extra.get("legacy_paths", False)),
             client_id=extra.get("client_id") or None,
             client_secret=extra.get("client_secret") or None,
             redirect_uri=extra.get("redirect_uri") or None,
         )
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One connection extra as shown in the Airflow connection form."""
+
+    name: str
+    label: str
+    type: str  # JSON-schema type: string, integer, number, boolean
+    default: Any = None
+    description: str = ""
+    sensitive: bool = False
+
+
+# The extras of the connection form, in display order. Both the declarative provider info
+# (``conn-fields``) and the hook's ``get_connection_form_widgets`` are built from this.
+EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField(
+        "auth_url",
+        "JWT exchange URL",
+        "string",
+        DEFAULT_AUTH_URL,
+        "Endpoint that exchanges the access token for a JWT (POST access_token).",
+    ),
+    ExtraField("api_version", "API version", "string", DEFAULT_API_VERSION),
+    ExtraField(
+        "timezone",
+        "Account time zone",
+        "string",
+        DEFAULT_TIMEZONE,
+        "IANA zone of Copernica's naive timestamps.",
+    ),
+    ExtraField(
+        "page_size",
+        "Page size",
+        "integer",
+        DEFAULT_PAGE_SIZE,
+        f"Records per request, 1..{MAX_PAGE_SIZE}.",
+    ),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "integer",
+        DEFAULT_MAX_RETRIES,
+        "Retries for 429/502/503/504, connection errors and cut-off replies.",
+    ),
+    ExtraField("timeout", "Request timeout (s)", "number", DEFAULT_TIMEOUT),
+    ExtraField(
+        "max_retry_wait",
+        "Longest Retry-After to wait (s)",
+        "number",
+        DEFAULT_MAX_RETRY_WAIT,
+        "A longer Retry-After fails the request at once.",
+    ),
+    ExtraField("backoff_base", "Backoff base (s)", "number", DEFAULT_BACKOFF_BASE),
+    ExtraField("backoff_max", "Backoff cap (s)", "number", DEFAULT_BACKOFF_MAX),
+    ExtraField(
+        "legacy_paths",
+        "Legacy product paths",
+        "boolean",
+        False,
+        "Use ms/ and publisher/ instead of draganddrop/ and html/.",
+    ),
+    ExtraField(
+        "client_id",
+        "OAuth client id",
+        "string",
+        None,
+        "Registered app's client key; used only by `copernica authorize`.",
+    ),
+    ExtraField(
+        "client_secret",
+        "OAuth client secret",
+        "string",
+        None,
+        "Used only by `copernica authorize`.",
+        sensitive=True,
+    ),
+    ExtraField(
+        "redirect_uri",
+        "OAuth redirect URI",
+        "string",
+        None,
+        "Default: http://127.0.0.1:8765/callback.",
+    ),
+    ExtraField("authorize_url", "OAuth authorize URL", "string", DEFAULT_AUTHORIZE_URL),
+)

@@ -1,0 +1,396 @@
+"""The dataset catalog: one declarative entry per dataset of the public contract.
+
+Everything that differs between datasets (endpoint, options, how the data interval becomes
+API parameters, which record field is checked against the interval, paging style, key and
+columns) is data in a :class:`Dataset` entry. The one generic engine (``extract.py``) reads
+these entries; nothing outside this module branches on a dataset's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from airflow_provider_copernica.config import PRODUCTS
+from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.schema import Column
+
+Paging = Literal["offset", "keyset", "fan_out", "per_day"]
+"""``offset``: start/limit pages; ``keyset``: ``fields[]=id>last`` pages (profiles);
+``fan_out``: list items, then one object per item (statistics); ``per_day``: one object per
+local day of the window (consumption)."""
+
+WindowParams = Literal[
+    "begintime_endtime",  # begintime/endtime, inclusive, local YYYY-MM-DD hh:mm:ss
+    "fromdate_todate",  # fromdate/todate, inclusive, local YYYY-MM-DD hh:mm:ss
+    "fields_timestamp",  # fields[]=timestamp>=start, fields[]=timestamp<end
+    "fields_modified",  # fields[]=modified>=start, fields[]=modified<end
+    "from_to_dates",  # from/to, inclusive local dates YYYY-MM-DD (whole days)
+    "begin_end_dates",  # begin/end, local dates YYYY-MM-DD of the days ending in the window
+]
+
+DEFAULT_PRODUCT = "draganddrop"
+OPTION_TYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "database_id": "a positive integer",
+        "collection_id": "a positive integer",
+        "product": f"one of {', '.join(PRODUCTS)}",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """List items at ``list_path`` (offset pages), then GET ``item_path`` once per item.
+
+    The item's ``item_key`` becomes the output row's key column.
+    """
+
+    list_path: str
+    item_path: str
+    item_key: str = "id"
+    list_until: str | None = None
+    """List parameter set to the window's last second (items created later are skipped)."""
+    require_any: tuple[str, ...] = ()
+    """Keep an item's row only if one of these objects has a non-zero ``total``."""
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """One call listing a database's/collection's own fields, giving ``fields.<name>`` columns."""
+
+    path: str
+    prefix: str = "fields"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One catalog entry. Paths are ``str.format`` templates over the validated options
+    (``{database_id}``, ``{collection_id}``, ``{product}`` = the product's URL segment)."""
+
+    name: str
+    description: str
+    path: str
+    columns: tuple[Column, ...] | Mapping[str, tuple[Column, ...]]
+    """The columns; a mapping by product when the products' records differ."""
+    required_options: tuple[str, ...] = ()
+    product: bool = False
+    """Accepts the ``product`` option (``draganddrop`` default, or ``html``)."""
+    paging: Paging = "offset"
+    window_params: WindowParams | Mapping[str, WindowParams] | None = None
+    """How the interval becomes API filters (by product when it differs); None = snapshot."""
+    timestamp_field: str | None = None
+    """Record field checked client-side against the half-open window."""
+    interval_filter: str = "snapshot (no filter)"
+    key: str = "id"
+    fan_out: FanOut | None = None
+    discovery: Discovery | None = None
+    extra_params: tuple[tuple[str, str], ...] = ()
+    """Constant parameters sent with every data request."""
+
+    @property
+    def snapshot(self) -> bool:
+        return self.window_params is None
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        return self.required_options + (("product",) if self.product else ())
+
+    def columns_for(self, product: str | None) -> tuple[Column, ...]:
+        if isinstance(self.columns, Mapping):
+            return self.columns[product or DEFAULT_PRODUCT]
+        return self.columns
+
+    def window_params_for(self, product: str | None) -> WindowParams | None:
+        if isinstance(self.window_params, Mapping):
+            return self.window_params[product or DEFAULT_PRODUCT]
+        return self.window_params
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """``"id:int name created:timestamp"`` -> Columns (type defaults to str)."""
+    out = []
+    for item in spec.split():
+        name, _, kind = item.partition(":")
+        out.append(Column(name, kind or "str"))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+# Drag-and-drop (Marketing Suite) events name the emailing `mailing`; newer docs add
+# profile/subprofile, so they are declared (null when absent).
+_DD_EVENT = "id:int mailing:int timestamp:timestamp destination:int profile:int subprofile:int"
+_HTML_EVENT = "id:int timestamp:timestamp emailing:int destination:int profile:int subprofile:int"
+_EVENT_COLUMNS: dict[str, tuple[str, str, str]] = {
+    # event: (description, drag-and-drop extra columns, html extra columns)
+    "deliveries": ("Delivered messages", "attempts:int", "attempt:int smtp-response"),
+    "impressions": (
+        "Opens (impressions)",
+        "ip useragent device",
+        "ip useragent device referer",
+    ),
+    "clicks": (
+        "Clicks on links",
+        "link ip useragent",
+        "link_id:int link link_title ip useragent referer",
+    ),
+    "errors": (
+        "Bounces and delivery errors",
+        "status errorcode description errortype",
+        "errorcode description errortype errortypedescription",
+    ),
+    "unsubscribes": ("Unsubscribes", "source", "source success:bool"),
+    "abuses": (
+        "Abuse (spam) reports",
+        "report:json",
+        "recognized_as feedback_type arf_version details",
+    ),
+}
+_EVENT_WINDOW: Mapping[str, WindowParams] = MappingProxyType(
+    {"draganddrop": "begintime_endtime", "html": "fields_timestamp"}
+)
+_STAT_METRICS = (
+    "destinations:int deliveries.total:int errors.total:int errors.unique:int "
+    "impressions.total:int impressions.unique:int clicks.total:int clicks.unique:int "
+    "unsubscribes.total:int unsubscribes.unique:int abuses.total:int abuses.unique:int "
+    "retries.total:int retries.unique:int unknown.total:int "
+    "dominant_results.destinations:int dominant_results.deliveries:int "
+    "dominant_results.errors:int dominant_results.impressions:int dominant_results.clicks:int "
+    "dominant_results.unsubscribes:int dominant_results.abuses:int"
+)
+
+
+def _entries() -> list[Dataset]:
+    entries = [
+        Dataset(
+            name="databases",
+            description="Databases of the account",
+            path="databases",
+            columns=_cols("id:int name description archived:bool created:timestamp"),
+        ),
+        Dataset(
+            name="database_fields",
+            description="Field definitions of a database",
+            path="database/{database_id}/fields",
+            required_options=("database_id",),
+            columns=_cols(
+                "id:int name type value displayed:bool ordered:bool length:int textlines:int "
+                "hidden:bool index:bool"
+            ),
+        ),
+        Dataset(
+            name="collections",
+            description="Collections of a database",
+            path="database/{database_id}/collections",
+            required_options=("database_id",),
+            columns=_cols("id:int name database:int"),
+        ),
+        Dataset(
+            name="profiles",
+            description="Profiles modified in the interval (with the database's own fields)",
+            path="database/{database_id}/profiles",
+            required_options=("database_id",),
+            paging="keyset",
+            window_params="fields_modified",
+            timestamp_field="modified",
+            interval_filter="modified in interval",
+            columns=_cols(
+                "id:int database:int secret created:timestamp modified:timestamp "
+                "removed:timestamp interests:list"
+            ),
+            discovery=Discovery("database/{database_id}/fields"),
+        ),
+        Dataset(
+            name="subprofiles",
+            description="Subprofiles modified in the interval (with the collection's own fields)",
+            path="collection/{collection_id}/subprofiles",
+            required_options=("collection_id",),
+            paging="keyset",
+            window_params="fields_modified",
+            timestamp_field="modified",
+            interval_filter="modified in interval",
+            columns=_cols(
+                "id:int profile:int collection:int secret created:timestamp "
+                "modified:timestamp removed:timestamp"
+            ),
+            discovery=Discovery("collection/{collection_id}/fields"),
+        ),
+        Dataset(
+            name="emailings",
+            description="Emailings sent in the interval",
+            path="{product}/emailings",
+            product=True,
+            window_params="fromdate_todate",
+            timestamp_field="timestamp",
+            interval_filter="emailing timestamp in interval",
+            columns={
+                "draganddrop": _cols(
+                    "id:int timestamp:timestamp template:int subject from_address.name "
+                    "from_address.email destinations:int type target.type target.sources:json"
+                ),
+                "html": _cols(
+                    "id:int timestamp:timestamp document:int template:int subject description "
+                    "from_address.name from_address.email destinations:int testgroups:int "
+                    "finalgroup:int type clicks:int impressions:int errors:int "
+                    "unsubscribes:int abuses:int contenttype target.type target.sources:json"
+                ),
+            },
+        ),
+        Dataset(
+            name="emailing_statistics",
+            description="Per emailing with events in the interval: their statistics",
+            path="{product}/emailing/{id}/statistics",
+            product=True,
+            paging="fan_out",
+            window_params="begintime_endtime",
+            interval_filter="statistics of events in interval (begintime/endtime)",
+            # Events follow the sending, so emailings sent after the window are not asked
+            # for; emailings without any event in the window give no row.
+            fan_out=FanOut(
+                list_path="{product}/emailings",
+                item_path="{product}/emailing/{id}/statistics",
+                list_until="todate",
+                require_any=(
+                    "deliveries",
+                    "errors",
+                    "impressions",
+                    "clicks",
+                    "unsubscribes",
+                    "abuses",
+                ),
+            ),
+            columns=_cols("id:int " + _STAT_METRICS),
+        ),
+        Dataset(
+            name="destinations",
+            description="Destinations (messages sent) in the interval",
+            path="{product}/destinations",
+            product=True,
+            window_params="from_to_dates",
+            timestamp_field="timestampsent",
+            interval_filter="sent time in interval",
+            columns={
+                "draganddrop": _cols(
+                    "id:int messageID timestampsent:timestamp profile:int subprofile:int "
+                    "mailing:int unsubscribed:bool"
+                ),
+                # documented as a hash: numeric strings become int, anything else is kept
+                "html": _cols(
+                    "id:int timestampsent:timestamp internal:int profile:int subprofile:int "
+                    "mailing:int mailing-group:int"
+                ),
+            },
+        ),
+        Dataset(
+            name="consumption",
+            description="Account consumption, one row per local day ending in the interval",
+            path="consumption",
+            paging="per_day",
+            window_params="begin_end_dates",
+            interval_filter="totals of the local days that end in the interval",
+            key="date",
+            columns=_cols(
+                "date emails:int texts:int fax:int webpages:int apicalls:int litmustests:int "
+                "twofiftyoktests:int"
+            ),
+        ),
+    ]
+    for event, (description, dd_extra, html_extra) in _EVENT_COLUMNS.items():
+        entries.append(
+            Dataset(
+                name=event,
+                description=f"{description} in the interval",
+                path="{product}/" + event,
+                product=True,
+                window_params=_EVENT_WINDOW,
+                timestamp_field="timestamp",
+                interval_filter="event timestamp in interval",
+                columns={
+                    "draganddrop": _cols(f"{_DD_EVENT} {dd_extra}"),
+                    "html": _cols(f"{_HTML_EVENT} {html_extra}"),
+                },
+            )
+        )
+    return entries
+
+
+DATASETS: Mapping[str, Dataset] = MappingProxyType({d.name: d for d in _entries()})
+
+METADATA_COLUMNS: Mapping[str, Column] = MappingProxyType(
+    {
+        "_extracted_at": Column("_extracted_at", "timestamp"),
+        "_interval_start": Column("_interval_start", "timestamp"),
+        "_interval_end": Column("_interval_end", "timestamp"),
+        "_dataset": Column("_dataset", "str"),
+        "_run_id": Column("_run_id", "str"),
+    }
+)
+
+
+def get_dataset(name: str) -> Dataset:
+    """The catalog entry for ``name``; unknown names fail listing the valid ones."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise CopernicaConfigError(
+            f"Unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}"
+        ) from None
+
+
+def validate_metadata(names: object) -> tuple[str, ...]:
+    """Check metadata column names; unknown ones fail listing the valid ones."""
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = (names,)
+    result = tuple(names)  # type: ignore[arg-type]
+    unknown = [n for n in result if n not in METADATA_COLUMNS]
+    if unknown:
+        raise CopernicaConfigError(
+            f"Unknown metadata column(s) {', '.join(map(repr, unknown))}; "
+            f"valid metadata columns: {', '.join(METADATA_COLUMNS)}"
+        )
+    return result
+
+
+def validate_options(dataset: Dataset, options: Mapping[str, object] | None) -> dict[str, object]:
+    """Check a dataset's options; returns them normalised (ids as int, product defaulted)."""
+    if options is not None and not isinstance(options, Mapping):
+        raise CopernicaConfigError(
+            f"dataset_options must be a mapping (dict), got {type(options).__name__}"
+        )
+    given = dict(options or {})
+    valid = dataset.option_names
+    unknown = sorted(k for k in given if k not in valid)
+    if unknown:
+        choices = ", ".join(valid) if valid else "none (this dataset takes no options)"
+        raise CopernicaConfigError(
+            f"Unknown option(s) {', '.join(map(repr, unknown))} for dataset {dataset.name!r}; "
+            f"valid options: {choices}"
+        )
+    result: dict[str, object] = {}
+    for name in dataset.required_options:
+        if given.get(name) in (None, ""):
+            raise CopernicaConfigError(
+                f"Dataset {dataset.name!r} needs option {name!r} ({OPTION_TYPES[name]}), "
+                f"e.g. dataset_options={{{name!r}: 7616}}"
+            )
+        result[name] = _positive_int(name, given[name])
+    if dataset.product:
+        product = given.get("product") or DEFAULT_PRODUCT
+        if product not in PRODUCTS:
+            raise CopernicaConfigError(
+                f"Unknown product {product!r} for dataset {dataset.name!r}; "
+                f"valid products: {', '.join(PRODUCTS)}"
+            )
+        result["product"] = product
+    return result
+
+
+def _positive_int(name: str, value: object) -> int:
+    # Only plain digits: the value goes into a URL path, so "1/../x" or "1&limit=5" must fail.
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or int(text) <= 0:
+        raise CopernicaConfigError(f"Option {name!r} must be {OPTION_TYPES[name]}, got {value!r}")
+    return int(text)

@@ -1,0 +1,431 @@
+"""The one generic extraction engine: catalog entry + options + window -> pages of rows.
+
+:func:`prepare` validates everything (dataset, options, fields, metadata, window) before any
+data request. :meth:`Extraction.pages` plans the API requests from the catalog entry, pages
+through them with a small prefetch (the next page is fetched while the current one is
+converted and written) and yields lists of output rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from airflow_provider_copernica.datasets import (
+    METADATA_COLUMNS,
+    Dataset,
+    WindowParams,
+    get_dataset,
+    validate_metadata,
+    validate_options,
+)
+from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.records import RowPlan, iso_utc, local_days, naive_bounds, to_int
+from airflow_provider_copernica.schema import Column
+
+if TYPE_CHECKING:
+    from airflow_provider_copernica.config import CopernicaSettings
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+    from airflow_provider_copernica.windows import Window
+
+T = TypeVar("T")
+Params = list[tuple[str, str]]
+
+PREFETCH_PAGES = 2
+LOG_EVERY_PAGES = 10
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Copernica field types -> output column types (everything else stays a string).
+_FIELD_TYPES = {
+    "integer": "int",
+    "float": "float",
+    "datetime": "timestamp",
+    "empty_datetime": "timestamp",
+}
+
+
+def _ceil_second(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
+
+
+def window_filter(kind: WindowParams, window: Window, tz: ZoneInfo) -> list[Params]:
+    """API filter parameters covering the half-open window, in local naive time.
+
+    Returns one parameter list per request (several for ``begin_end_dates``: one per day).
+    Copernica times have 1-second resolution, so an inclusive ``end - 1 s`` equals ``< end``.
+    """
+    lo, hi = naive_bounds(window.start, window.end, tz)
+    lo = lo.replace(microsecond=0)
+    hi = _ceil_second(hi)
+    last = hi - timedelta(seconds=1)
+    first_text, last_text, hi_text = (t.strftime(_TIME_FORMAT) for t in (lo, last, hi))
+    if kind == "begintime_endtime":
+        return [[("begintime", first_text), ("endtime", last_text)]]
+    if kind == "fromdate_todate":
+        return [[("fromdate", first_text), ("todate", last_text)]]
+    if kind in ("fields_timestamp", "fields_modified"):
+        name = "timestamp" if kind == "fields_timestamp" else "modified"
+        return [[("fields[]", f"{name}>={first_text}"), ("fields[]", f"{name}<{hi_text}")]]
+    if kind == "from_to_dates":
+        return [[("from", lo.date().isoformat()), ("to", last.date().isoformat())]]
+    if kind == "begin_end_dates":
+        days = local_days(window.start, window.end, tz)
+        if not days:
+            return []  # no local day ends in this window: nothing to ask
+        return [[("begin", days[0].isoformat()), ("end", days[-1].isoformat())]]
+    raise ValueError(f"unknown window_params kind {kind!r}")  # a catalog bug, not user input
+
+
+def _path(
+    template: str, options: Mapping[str, Any], settings: CopernicaSettings, **extra: Any
+) -> str:
+    values = dict(options)
+    if "product" in values:
+        values["product"] = settings.product_path(str(values["product"]))
+    return template.format(**values, **extra)
+
+
+def probe_request(
+    dataset: Dataset,
+    options: Mapping[str, Any] | None,
+    window: Window | None,
+    settings: CopernicaSettings,
+) -> tuple[str, list[tuple[str, str]]] | None:
+    """``(path, params)`` of ONE request whose envelope ``total`` counts the dataset's records
+    in ``window`` (``limit=1``), or None when there is no such request (fan-out, per-day and
+    whole-day-filtered datasets): the caller then counts ``prepare(...).pages()``.
+    """
+    opts = validate_options(dataset, options)
+    if dataset.paging not in ("offset", "keyset"):
+        return None
+    kind = dataset.window_params_for(opts.get("product"))  # type: ignore[arg-type]
+    params: Params = []
+    if kind is not None:
+        if window is None:
+            raise CopernicaConfigError(f"Dataset {dataset.name!r} needs a window (date range)")
+        if kind in ("from_to_dates", "begin_end_dates"):
+            return None  # filters by whole days: its total would count outside the window
+        params += window_filter(kind, window, settings.tz)[0]
+    params += list(dataset.extra_params)
+    params.append(("limit", "1"))
+    return _path(dataset.path, opts, settings), params
+
+
+def prefetch(factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> Iterator[T]:
+    """Iterate ``factory()`` in a worker thread, up to ``depth`` items ahead.
+
+    The producer's exceptions are re-raised here; when the consumer stops early (or fails)
+    the producer is told to stop and its iterator is closed in its own thread.
+    """
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(message: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            with contextlib.closing(factory()) as source:  # type: ignore[type-var]
+                for item in source:
+                    if not put(("item", item)):
+                        return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="copernica-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "done":
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        worker.join(timeout=120)
+
+
+class Extraction:
+    """A validated extraction request; built by :func:`prepare`."""
+
+    def __init__(
+        self,
+        hook: CopernicaHook,
+        dataset: Dataset,
+        options: dict[str, Any],
+        fields: tuple[str, ...] | None,
+        metadata: tuple[str, ...],
+        window: Window | None,
+        run_id: str | None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.hook = hook
+        self.dataset = dataset
+        self.options = options
+        self.fields = fields
+        self.metadata = metadata
+        self.window = None if dataset.snapshot else window
+        self.meta_window = window
+        self.run_id = run_id
+        self.extracted_at = datetime.now(timezone.utc).replace(microsecond=0)
+        self.log = log or getattr(hook, "log", None) or logging.getLogger(__name__)
+        self.settings: CopernicaSettings = hook.settings  # read the connection in this thread
+        self._discovered: tuple[Column, ...] | None = None
+        self._columns: list[Column] | None = None
+
+    # -- columns -------------------------------------------------------------------------
+    @property
+    def product(self) -> str | None:
+        return self.options.get("product")
+
+    def discovered_columns(self) -> tuple[Column, ...]:
+        """The database's/collection's own fields as ``fields.<name>`` columns (one call)."""
+        discovery = self.dataset.discovery
+        if discovery is None:
+            return ()
+        if self._discovered is None:
+            path = _path(discovery.path, self.options, self.settings)
+            answer = self.hook.get(path, [("limit", "1000"), ("total", "false")])
+            records = answer.get("data", []) if isinstance(answer, Mapping) else answer
+            columns: list[Column] = []
+            for field in records or []:
+                name = str(field.get("name") or "")
+                if name:
+                    kind = _FIELD_TYPES.get(str(field.get("type", "")).lower(), "str")
+                    columns.append(Column(f"{discovery.prefix}.{name}", kind))  # type: ignore[arg-type]
+            self._discovered = tuple(columns)
+        return self._discovered
+
+    def available_columns(self) -> list[Column]:
+        """Every data column of the dataset (catalog columns, then discovered fields)."""
+        static = list(self.dataset.columns_for(self.product))
+        names = {c.name for c in static}
+        return static + [c for c in self.discovered_columns() if c.name not in names]
+
+    @property
+    def columns(self) -> list[Column]:
+        """The output columns, in order: key first, selected data columns, metadata last."""
+        if self._columns is None:
+            self._columns = self._resolve_columns()
+        return self._columns
+
+    def _resolve_columns(self) -> list[Column]:
+        static = {c.name: c for c in self.dataset.columns_for(self.product)}
+        wanted = self.fields
+        if wanted is not None and all(name in static for name in wanted):
+            by_name = static  # no discovery call needed
+        else:
+            by_name = {c.name: c for c in self.available_columns()}
+        if wanted is None:
+            data = list(by_name.values())
+        else:
+            unknown = [name for name in wanted if name not in by_name]
+            if unknown:
+                raise CopernicaConfigError(
+                    f"Unknown field(s) {', '.join(map(repr, unknown))} for dataset "
+                    f"{self.dataset.name!r}; available columns: {', '.join(by_name)}"
+                )
+            key = self.dataset.key
+            data = ([by_name[key]] if key not in wanted else []) + [by_name[n] for n in wanted]
+        return data + [METADATA_COLUMNS[name] for name in self.metadata]
+
+    def _plan(self) -> RowPlan:
+        discovery = self.dataset.discovery
+        paths = {}
+        if discovery is not None:
+            prefix = discovery.prefix + "."
+            paths = {
+                c.name: (discovery.prefix, c.name[len(prefix) :])
+                for c in self.columns
+                if c.name.startswith(prefix)
+            }
+        window = self.window
+        constants = {
+            "_extracted_at": iso_utc(self.extracted_at),
+            "_interval_start": iso_utc(self.meta_window.start) if self.meta_window else None,
+            "_interval_end": iso_utc(self.meta_window.end) if self.meta_window else None,
+            "_dataset": self.dataset.name,
+            "_run_id": self.run_id,
+        }
+        return RowPlan(
+            self.columns,
+            tz=self.settings.tz,
+            paths=paths,
+            window=(window.start, window.end) if window is not None else None,
+            timestamp_field=self.dataset.timestamp_field,
+            constants={k: v for k, v in constants.items() if k in self.metadata},
+        )
+
+    # -- requests ------------------------------------------------------------------------
+    @property
+    def api_calls(self) -> int:
+        return int(getattr(self.hook, "api_calls", 0))
+
+    def _filters(self) -> list[Params]:
+        kind = self.dataset.window_params_for(self.product)
+        if kind is None or self.window is None:
+            return [[]]
+        return window_filter(kind, self.window, self.settings.tz)
+
+    def _raw_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Raw records page by page, as the catalog entry's paging style says."""
+        dataset, hook, settings = self.dataset, self.hook, self.settings
+        constant = list(dataset.extra_params)
+        if dataset.paging == "fan_out":
+            fan = dataset.fan_out
+            assert fan is not None
+            filters = self._filters()[0]
+            list_params: Params = [("total", "false"), *constant]
+            if fan.list_until and self.window is not None:
+                last = _ceil_second(
+                    naive_bounds(self.window.start, self.window.end, settings.tz)[1]
+                )
+                last -= timedelta(seconds=1)
+                list_params.append((fan.list_until, last.strftime(_TIME_FORMAT)))
+            list_path = _path(fan.list_path, self.options, settings)
+            for items in hook.iter_pages(list_path, list_params):
+                page = []
+                for item in items:
+                    item_id = item.get(fan.item_key, item.get(fan.item_key.upper()))
+                    path = _path(fan.item_path, self.options, settings, id=item_id)
+                    answer = hook.get(path, filters)
+                    if not isinstance(answer, Mapping):
+                        continue
+                    if fan.require_any and not any(
+                        isinstance(answer.get(name), Mapping) and to_int(answer[name].get("total"))
+                        for name in fan.require_any
+                    ):
+                        continue
+                    page.append({**answer, dataset.key: item_id})
+                yield page
+            return
+        path = _path(dataset.path, self.options, settings)
+        if dataset.paging == "per_day":
+            for params in self._filters():
+                yield from self._day_rows(path, dict(params), constant)
+            return
+        pager = hook.iter_pages_by_id if dataset.paging == "keyset" else hook.iter_pages
+        for params in self._filters():
+            yield from pager(path, [*params, ("total", "false"), *constant])
+
+    def _day_rows(
+        self, path: str, span: dict[str, str], constant: Params
+    ) -> Iterator[list[dict[str, Any]]]:
+        """One request for the days' rows; if the answer is one object of totals for a
+        multi-day span, one request per day instead (rows keyed by the day)."""
+        key, first, last = self.dataset.key, span["begin"], span["end"]
+        answer = self.hook.get(path, [("begin", first), ("end", last), *constant])
+        if isinstance(answer, Mapping) and isinstance(answer.get("data"), list):
+            yield [row for row in answer["data"] if first <= str(row.get(key, "")) <= last]
+            return
+        if first == last:
+            yield [{**answer, key: first}] if isinstance(answer, Mapping) else []
+            return
+        day, end = date.fromisoformat(first), date.fromisoformat(last)
+        while day <= end:
+            text = day.isoformat()
+            answer = self.hook.get(path, [("begin", text), ("end", text), *constant])
+            yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
+            day += timedelta(days=1)
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Output rows page by page (streams; empty pages are skipped)."""
+        plan = self._plan()
+        started = time.monotonic()
+        pages = records = 0
+        for raw in prefetch(self._raw_pages):
+            pages += 1
+            rows = plan.rows(raw)
+            records += len(rows)
+            if pages % LOG_EVERY_PAGES == 0:
+                elapsed = max(time.monotonic() - started, 1e-6)
+                self.log.info(
+                    "%s: %d pages, %d records so far (%.0f records/s)",
+                    self.dataset.name,
+                    pages,
+                    records,
+                    records / elapsed,
+                )
+            if rows:
+                yield rows
+        elapsed = max(time.monotonic() - started, 1e-6)
+        self.log.info(
+            "%s: done, %d pages, %d records in %.1f s (%.0f records/s), %d API calls",
+            self.dataset.name,
+            pages,
+            records,
+            elapsed,
+            records / elapsed,
+            self.api_calls,
+        )
+
+
+def _field_names(fields: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        fields = [part for part in fields.split(",")]
+    if not isinstance(fields, Sequence):
+        raise CopernicaConfigError(f"fields must be a list of column names, got {fields!r}")
+    names = [str(name).strip() for name in fields]
+    if not all(names):
+        raise CopernicaConfigError(f"fields contains an empty column name: {list(fields)!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def available_columns(
+    hook: CopernicaHook, dataset: str, options: Mapping[str, Any] | None = None
+) -> list[Column]:
+    """Every data column of ``dataset`` (one discovery call for profiles/subprofiles)."""
+    entry = get_dataset(dataset)
+    extraction = Extraction(hook, entry, validate_options(entry, options), None, (), None, None)
+    return extraction.available_columns()
+
+
+def prepare(
+    hook: CopernicaHook,
+    dataset: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    fields: Sequence[str] | None = None,
+    metadata: Sequence[str] = (),
+    window: Window | None = None,
+    run_id: str | None = None,
+    log: logging.Logger | None = None,
+) -> Extraction:
+    """Validate a request against the catalog and return an :class:`Extraction`.
+
+    Nothing is sent unless ``fields`` names a column that only the database's/collection's
+    field list can confirm (one discovery call); data requests start in ``pages()``.
+    """
+    entry = get_dataset(dataset)
+    opts = validate_options(entry, options)
+    names = _field_names(fields)
+    meta = validate_metadata(metadata)
+    if window is not None and not (hasattr(window, "start") and hasattr(window, "end")):
+        raise CopernicaConfigError(f"window must be a windows.Window, got {window!r}")
+    if window is None and not entry.snapshot:
+        raise CopernicaConfigError(
+            f"Dataset {dataset!r} is filtered by interval ({entry.interval_filter}): "
+            "give a window (the run's data interval, or date_from/date_to)"
+        )
+    extraction = Extraction(hook, entry, opts, names, meta, window, run_id, log)
+    if names is not None:
+        extraction.columns  # noqa: B018 - validates the field names now
+    return extraction

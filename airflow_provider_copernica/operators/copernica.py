@@ -1,0 +1,172 @@
+"""``CopernicaToStorageOperator``: one dataset, one data interval, one file. Thin by design:
+window -> engine (``extract.prepare``) -> writer (``writers.open_writer``) -> small XCom dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, BaseOperator
+
+from airflow_provider_copernica.datasets import get_dataset, validate_metadata, validate_options
+from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
+from airflow_provider_copernica.writers import check_file_format
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_copernica.windows import Window
+
+
+def _templated(value: Any) -> bool:
+    return "{{" in repr(value) or "{%" in repr(value)
+
+
+def _asset_uri(uri: str) -> str:
+    """Assets need a scheme: a bare local path becomes ``file:///...``."""
+    return uri if "://" in uri else Path(uri).expanduser().absolute().as_uri()
+
+
+def _compact(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%SZ")
+
+
+class CopernicaToStorageOperator(BaseOperator):
+    """Extract one Copernica dataset for the run's data interval into one file.
+
+    See the README's Operator section: the window is the run's data interval (or the
+    ``date_from``/``date_to`` params of a manual run), the file is written atomically, and
+    the return value (XCom) is ``{uri, rows, dataset, interval_start, interval_end,
+    api_calls}``.
+    """
+
+    template_fields: Sequence[str] = ("dataset_options", "fields", "output_uri")
+    template_fields_renderers = {"dataset_options": "json", "fields": "json"}
+    ui_color = "#e8f4fc"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        dataset_options: Mapping[str, Any] | None = None,
+        fields: Sequence[str] | None = None,
+        metadata: Sequence[str] = (),
+        output_uri: str | None = None,
+        file_format: str = "jsonl",
+        allow_empty: bool = False,
+        copernica_conn_id: str = "copernica_default",
+        output_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # Everything that needs no template is checked now, so a typo fails at DAG parse.
+        entry = get_dataset(dataset)
+        check_file_format(file_format)
+        self.metadata = validate_metadata(metadata)
+        if not _templated(dataset_options):
+            static_options = validate_options(entry, dataset_options)
+            if fields is not None and not _templated(fields) and entry.discovery is None:
+                self._check_static_fields(entry, static_options.get("product"), fields)
+        if output_uri is not None and not isinstance(output_uri, str):
+            raise CopernicaConfigError(f"output_uri must be a string, got {output_uri!r}")
+        if output_uri and not _templated(output_uri) and "outlets" not in kwargs:
+            kwargs["outlets"] = [Asset(_asset_uri(output_uri))]
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.dataset_options = dataset_options
+        self.fields = fields
+        self.output_uri = output_uri
+        self.file_format = file_format
+        self.allow_empty = allow_empty
+        self.copernica_conn_id = copernica_conn_id
+        self.output_conn_id = output_conn_id
+
+    @staticmethod
+    def _check_static_fields(entry: Any, product: str | None, fields: Sequence[str]) -> None:
+        names = [fields] if isinstance(fields, str) else list(fields)
+        available = [c.name for c in entry.columns_for(product)]
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise CopernicaConfigError(
+                f"Unknown field(s) {', '.join(map(repr, unknown))} for dataset {entry.name!r}; "
+                f"available columns: {', '.join(available)}"
+            )
+
+    def _window(self, context: Context) -> Window | None:
+        from airflow_provider_copernica.windows import window_from_context
+
+        if get_dataset(self.dataset).snapshot:
+            try:
+                return window_from_context(context)
+            except CopernicaConfigError:
+                return None  # a snapshot does not need one
+        return window_from_context(context)
+
+    def _dag_id(self, context: Context) -> str:
+        dag = context.get("dag")
+        dag_id = getattr(dag, "dag_id", None) or getattr(context.get("dag_run"), "dag_id", None)
+        return str(dag_id or self.dag_id)
+
+    def default_output_uri(self, context: Context, window: Window | None, at: datetime) -> str:
+        """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
+        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+        label = (
+            f"{_compact(window.start)}_{_compact(window.end)}"
+            if window is not None
+            else f"snapshot_{_compact(at)}"
+        )
+        path = home / "data" / "copernica" / self._dag_id(context) / self.dataset
+        return (path / f"{label}.{self.file_format}").absolute().as_uri()
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_copernica.extract import prepare
+        from airflow_provider_copernica.hooks.copernica import CopernicaHook
+        from airflow_provider_copernica.writers import check_output_uri, open_writer
+
+        uri = self.output_uri
+        if uri:  # an unwritable target fails before any API call
+            check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
+        window = self._window(context)
+        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
+        hook = CopernicaHook(self.copernica_conn_id)
+        extraction = prepare(
+            hook,
+            self.dataset,
+            options=self.dataset_options,
+            fields=self.fields,
+            metadata=self.metadata,
+            window=window,
+            run_id=run_id,
+            log=self.log,
+        )
+        if not uri:
+            uri = self.default_output_uri(context, window, extraction.extracted_at)
+            check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
+        self.log.info(
+            "Extracting %s %s for %s into %s",
+            self.dataset,
+            extraction.options or "",
+            window or "a snapshot",
+            uri,
+        )
+        with open_writer(
+            uri, self.file_format, extraction.columns, conn_id=self.output_conn_id
+        ) as writer:
+            for rows in extraction.pages():
+                writer.write(rows)
+            if writer.rows_written == 0 and not self.allow_empty:
+                raise CopernicaEmptyResultError(
+                    f"No {self.dataset} records in {window or 'the snapshot'}; nothing was "
+                    f"written to {uri}. Set allow_empty=True to write an empty file instead."
+                )
+            final_uri = writer.commit()
+        return {
+            "uri": final_uri,
+            "rows": writer.rows_written,
+            "dataset": self.dataset,
+            "interval_start": window.start.isoformat() if window else None,
+            "interval_end": window.end.isoformat() if window else None,
+            "api_calls": extraction.api_calls,
+        }

@@ -1,0 +1,278 @@
+"""Raw Copernica record -> output row: flatten, type, convert timestamps, check the window.
+
+The per-record work is the hot loop of every extraction, so a :class:`RowPlan` is compiled
+once per extraction into a single Python function (no per-record dict walking over a column
+list), and timestamp strings are converted through a per-extraction ``lru_cache``.
+
+Timestamps: Copernica sends naive ``YYYY-MM-DD hh:mm:ss`` in the connection's time zone. They
+become UTC ISO-8601 strings with an offset. On the autumn DST change the naive hour 02:00-03:00
+happens twice; such a time is read as its *first* occurrence (``fold=0``, summer time). In the
+spring gap a nonexistent time (e.g. 02:30) is shifted forward by the gap (= 03:30 summer time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow_provider_copernica.schema import Column
+
+Row = dict[str, Any]
+RowFunction = Callable[[Mapping[str, Any]], "Row | None"]
+
+_NO_TIME: tuple[None, None] = (None, None)
+_EMPTY: dict[str, Any] = {}
+
+
+def naive_to_utc(text: str, tz: ZoneInfo) -> datetime | None:
+    """``"2026-10-25 02:30:00"`` in ``tz`` -> aware UTC datetime (fold=0; gaps shift forward).
+
+    Dates (``YYYY-MM-DD``) mean local midnight. Empty and ``0000-00-00...`` values give None.
+    """
+    if not text or text.startswith("0000-00-00"):
+        return None
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return naive.astimezone(timezone.utc)
+    # zoneinfo resolves fold=0 in a gap with the offset before the change: 02:30 CET is
+    # 01:30 UTC = 03:30 CEST, i.e. shifted forward; in the repeated hour it is the first one.
+    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+def utc_to_naive(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Aware moment -> naive wall-clock time in ``tz`` (what Copernica's filters compare)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def naive_bounds(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Naive local ``[lo, hi)`` covering every naive time whose UTC reading is in [start, end).
+
+    Naive -> UTC (fold=0) is monotonic, so this is an interval. Its lower end is the local
+    time of ``start``; the upper end is widened when ``end`` falls in the repeated autumn
+    hour, whose naive times belong to the first occurrence (an earlier window).
+    """
+    lo = utc_to_naive(start, tz)
+    hi = utc_to_naive(end, tz)
+    back = naive_to_utc(hi.isoformat(sep=" "), tz)
+    if back is not None and back < end:
+        hi += end - back
+    return lo, hi
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """Aware datetime -> ``2026-10-25T01:30:00+00:00`` (None stays None)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 16) -> Callable[[str], tuple]:
+    """A cached ``text -> (utc iso string, epoch seconds)``; ``(None, None)`` if not a time."""
+
+    @lru_cache(maxsize=cache_size)
+    def convert(text: str) -> tuple:
+        moment = naive_to_utc(text, tz)
+        return _NO_TIME if moment is None else (moment.isoformat(), moment.timestamp())
+
+    return convert
+
+
+def to_int(value: Any) -> Any:
+    """Numeric strings -> int; empty -> None. Anything else is kept (never silently lost)."""
+    if value is None or value.__class__ is int:
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+            return int(number) if number.is_integer() else value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def to_float(value: Any) -> Any:
+    if value is None or value.__class__ is float:
+        return value
+    if isinstance(value, str) and not value.strip():
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+def to_bool(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return value
+
+
+def to_str(value: Any) -> Any:
+    if value is None or value.__class__ is str:
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def to_list(value: Any) -> Any:
+    """Lists stay lists; ``{"name": true/false}`` interest maps become the names set true."""
+    if value is None or value.__class__ is list:
+        return value
+    if isinstance(value, dict):
+        return [k for k, v in value.items() if v and v not in ("0", "no", "false")]
+    if isinstance(value, str):
+        return [value] if value else []
+    return list(value) if isinstance(value, (tuple, set)) else [value]
+
+
+def to_json(value: Any) -> Any:
+    return value
+
+
+def default_path(name: str) -> tuple[str, ...]:
+    """Column name -> path into the record: ``from_address.email`` -> (from_address, email)."""
+    return tuple(name.split("."))
+
+
+class RowPlan:
+    """Compiled ``record -> row | None`` for one extraction.
+
+    ``None`` means the record is outside the half-open window (client-side check on
+    ``timestamp_field``). ``constants`` are metadata columns with one value per extraction.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        tz: ZoneInfo,
+        paths: Mapping[str, tuple[str, ...]] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+        timestamp_field: str | None = None,
+        constants: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.columns = list(columns)
+        self.convert_time = timestamp_converter(tz)
+        self.function: RowFunction = self._compile(
+            paths or {}, window, timestamp_field, dict(constants or {})
+        )
+
+    def __call__(self, record: Mapping[str, Any]) -> Row | None:
+        return self.function(record)
+
+    def rows(self, records: Sequence[Mapping[str, Any]]) -> list[Row]:
+        """Convert a page; records outside the window are dropped."""
+        fn = self.function
+        return [row for row in map(fn, records) if row is not None]
+
+    def _compile(
+        self,
+        paths: Mapping[str, tuple[str, ...]],
+        window: tuple[datetime, datetime] | None,
+        timestamp_field: str | None,
+        constants: dict[str, Any],
+    ) -> RowFunction:
+        namespace: dict[str, Any] = {
+            "_ts": self.convert_time,
+            "_E": _EMPTY,
+            "_int": to_int,
+            "_float": to_float,
+            "_bool": to_bool,
+            "_str": to_str,
+            "_list": to_list,
+            "_json": to_json,
+            "_dict": dict,
+        }
+        lines = ["def _row(r):"]
+        parents: dict[tuple[str, ...], str] = {}
+
+        def source(path: tuple[str, ...]) -> str:
+            """Expression reading ``path``; nested parents are read once into locals."""
+            if path == ("id",):
+                return "r.get('ID', r.get('id'))"
+            if len(path) == 1:
+                return f"r.get({path[0]!r})"
+            parent = path[:-1]
+            if parent not in parents:
+                var = f"p{len(parents)}"
+                lines.append(f"    {var} = {source(parent)}")
+                # PHP sends an empty object as [], and a missing object as null
+                lines.append(f"    if {var}.__class__ is not _dict: {var} = _E")
+                parents[parent] = var
+            return f"{parents[parent]}.get({path[-1]!r})"
+
+        if window is not None and timestamp_field:
+            namespace["LO"], namespace["HI"] = window[0].timestamp(), window[1].timestamp()
+            ts_src = source(paths.get(timestamp_field, default_path(timestamp_field)))
+            lines.append(f"    t = {ts_src}")
+            lines.append("    t = _ts(t) if t.__class__ is str else (None, None)")
+            lines.append("    if t[1] is None or not (LO <= t[1] < HI): return None")
+        items = []
+        for i, column in enumerate(self.columns):
+            key = repr(column.name)
+            if column.name in constants:
+                namespace[f"K{i}"] = constants[column.name]
+                items.append(f"{key}: K{i}")
+                continue
+            path = paths.get(column.name, default_path(column.name))
+            if window is not None and column.name == timestamp_field and column.type == "timestamp":
+                items.append(f"{key}: t[0]")
+                continue
+            src = source(path)
+            kind = column.type
+            if kind == "timestamp":
+                expr = f"(_ts(v)[0] if (v := {src}).__class__ is str else None)"
+            elif kind == "int":
+                expr = f"(v if (v := {src}).__class__ is int else _int(v))"
+            elif kind == "str":
+                expr = f"(v if (v := {src}).__class__ is str else _str(v))"
+            else:
+                expr = f"_{kind}({src})"
+            items.append(f"{key}: {expr}")
+        lines.append("    return {" + ", ".join(items) + "}")
+        code = "\n".join(lines)
+        exec(compile(code, "<copernica-row-plan>", "exec"), namespace)  # noqa: S102
+        return namespace["_row"]
+
+
+def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
+    """Local calendar days that end in ``(start, end]``: ``date(start) <= day < date(end)``.
+
+    A day belongs to the window in which it is complete, so consecutive windows share none
+    and miss none; a window shorter than a day that contains no local midnight has none.
+    """
+    first = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    return [first + timedelta(days=n) for n in range((last - first).days)]

@@ -1,0 +1,299 @@
+"""Sandbox record storage and the query engine behind every list endpoint.
+
+A :class:`Table` holds one list endpoint's records sorted by id, with each record's true UTC
+instant (``ts``) and its naive local wall-clock value (``lts``, what Copernica filters on).
+Records are either pre-rendered dicts or rendered on demand (profiles, so 500k of them stay
+cheap). :func:`select` evaluates ``fields[]`` conditions, ordering and range filters and
+caches the result per table version, so keyset paging costs a bisect per page.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_copernica.sandbox.timeutil import local_naive, parse_naive
+
+OPERATORS = ("==", "!=", "<>", "<=", ">=", "=~", "!~", "<", ">")
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(==|!=|<>|<=|>=|=~|!~|<|>)(.*)$", re.S)
+
+
+class QueryError(ValueError):
+    """A request parameter the sandbox refuses with HTTP 400."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``fields[]`` condition: ``field op value``."""
+
+    field: str
+    op: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Condition:
+        match = _CONDITION.match(text)
+        if not match:
+            raise QueryError(
+                f"invalid fields[] condition {text!r}: expected <field><operator><value> with "
+                f"an operator among {' '.join(OPERATORS)}"
+            )
+        name, op, value = match.groups()
+        return cls(name, "!=" if op == "<>" else op, value.strip())
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    parts = (".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.I | re.S)
+
+
+def _compare(op: str, left: Any, right: Any) -> bool:
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    if left is None:
+        return False
+    if op == "<":
+        return left < right
+    if op == ">":
+        return left > right
+    if op == "<=":
+        return left <= right
+    return left >= right
+
+
+@dataclass
+class Table:
+    """The records of one list endpoint, ordered by id (see the module docstring)."""
+
+    name: str
+    id_key: str = "ID"
+    ts_key: str | None = None
+    # name -> Copernica field type, for fields[] filters on record fields (profiles, subprofiles)
+    field_types: dict[str, str] = field(default_factory=dict)
+    special_fields: tuple[str, ...] = ()  # e.g. ("id", "code", "modified") or ("id", "timestamp")
+    ids: array = field(default_factory=lambda: array("q"))
+    ts: array = field(default_factory=lambda: array("q"))
+    lts: array = field(default_factory=lambda: array("q"))
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: dict[str, list[Any]] = field(default_factory=dict)  # extra per-row columns
+    deleted: set[int] = field(default_factory=set)
+    version: int = 0
+    renderer: Callable[[int, bool], dict[str, Any]] | None = None
+    field_getter: Callable[[int, str], str | None] | None = None
+    code_getter: Callable[[int], str] | None = None
+    _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ids) - len(self.deleted)
+
+    def render(self, index: int, dataonly: bool = False) -> dict[str, Any]:
+        if self.renderer is not None:
+            return self.renderer(index, dataonly)
+        return self.rows[index]
+
+    def append(self, ident: int, ts: int, row: dict[str, Any] | None = None, **cols: Any) -> int:
+        """Add a record (ids must stay ascending); returns its row index."""
+        if len(self.ids) and ident <= self.ids[-1]:
+            raise ValueError(f"{self.name}: new id {ident} must exceed {self.ids[-1]}")
+        self.ids.append(ident)
+        self.ts.append(ts)
+        self.lts.append(local_naive(ts))
+        if row is not None:
+            self.rows.append(row)
+        for name, value in cols.items():
+            self.columns.setdefault(name, []).append(value)
+        self.touch()
+        return len(self.ids) - 1
+
+    def delete(self, index: int) -> None:
+        self.deleted.add(index)
+        self.touch()
+
+    def touch(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def index_of(self, ident: int) -> int | None:
+        pos = bisect_left(self.ids, ident)
+        if pos < len(self.ids) and self.ids[pos] == ident and pos not in self.deleted:
+            return pos
+        return None
+
+    def alive(self) -> Sequence[int]:
+        if not self.deleted:
+            return range(len(self.ids))
+        return [i for i in range(len(self.ids)) if i not in self.deleted]
+
+    # -- filters -------------------------------------------------------------------------
+
+    def _predicate(self, cond: Condition) -> Callable[[int], bool]:
+        name = cond.field.lower() if cond.field.lower() in self.special_fields else cond.field
+        op, raw = cond.op, cond.value
+        if name in ("modified", "timestamp", "timestampsent") and name in self.special_fields:
+            if op in ("=~", "!~"):
+                pattern, lts = _like(raw), self.lts
+                from airflow_provider_copernica.sandbox.timeutil import fmt_naive
+
+                hit = op == "=~"
+                return lambda i: bool(pattern.fullmatch(fmt_naive(lts[i]))) == hit
+            try:
+                bound = parse_naive(raw)
+            except ValueError:
+                raise QueryError(
+                    f"invalid value for {name} in fields[]: {raw!r} (expected YYYY-MM-DD hh:mm:ss)"
+                ) from None
+            lts = self.lts
+            return lambda i: _compare(op, lts[i], bound)
+        if name == "id" and "id" in self.special_fields:
+            try:
+                number = int(raw)
+            except ValueError:
+                raise QueryError(
+                    f"invalid value for id in fields[]: {raw!r} (expected a number)"
+                ) from None
+            ids = self.ids
+            if op in ("=~", "!~"):
+                pattern, hit = _like(raw), op == "=~"
+                return lambda i: bool(pattern.fullmatch(str(ids[i]))) == hit
+            return lambda i: _compare(op, ids[i], number)
+        if name == "code" and "code" in self.special_fields and self.code_getter is not None:
+            getter = self.code_getter
+            if op in ("=~", "!~"):
+                pattern, hit = _like(raw), op == "=~"
+                return lambda i: bool(pattern.fullmatch(getter(i))) == hit
+            return lambda i: _compare(op, getter(i), raw)
+        if name not in self.field_types or self.field_getter is None:
+            valid = sorted(set(self.special_fields) | set(self.field_types))
+            raise QueryError(
+                f"unknown field {cond.field!r} in fields[]; valid fields: {', '.join(valid)}"
+            )
+        getter = self.field_getter
+        if op in ("=~", "!~"):
+            pattern, hit = _like(raw), op == "=~"
+            return lambda i: bool(pattern.fullmatch(getter(i, name) or "")) == hit
+        if self.field_types[name] in ("integer", "float"):
+            try:
+                number = float(raw)
+            except ValueError:
+                raise QueryError(
+                    f"invalid value for numeric field {name!r} in fields[]: {raw!r}"
+                ) from None
+
+            def numeric(i: int) -> bool:
+                value = getter(i, name)
+                try:
+                    return _compare(op, float(value) if value not in (None, "") else None, number)
+                except ValueError:
+                    return False
+
+            return numeric
+        return lambda i: _compare(op, getter(i, name), raw)
+
+    def sort_key(self, orderby: str) -> Callable[[int], Any]:
+        if orderby == "modified" or orderby == self.ts_key:
+            lts, ids = self.lts, self.ids
+            return lambda i: (lts[i], ids[i])
+        if orderby in self.field_types and self.field_getter is not None:
+            getter, ids = self.field_getter, self.ids
+            if self.field_types[orderby] in ("integer", "float"):
+
+                def numeric(i: int) -> tuple[float, int]:
+                    try:
+                        return (float(getter(i, orderby) or 0), ids[i])
+                    except ValueError:
+                        return (0.0, ids[i])
+
+                return numeric
+            return lambda i: (getter(i, orderby) or "", ids[i])
+        valid = ["id", "modified", *self.field_types] if self.field_types else ["id"]
+        raise QueryError(f"invalid orderby {orderby!r}; valid values: {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Row indices matching a query, in output order."""
+
+    rows: Sequence[int]
+    total: int
+
+
+def select(
+    table: Table,
+    conditions: Sequence[Condition] = (),
+    *,
+    orderby: str = "id",
+    order: str = "asc",
+    extra: Sequence[tuple[str, Callable[[int], bool]]] = (),
+    hidden_from: int | None = None,
+) -> Selection:
+    """Rows of ``table`` matching ``conditions`` (and ``extra`` named predicates), ordered.
+
+    ``hidden_from``: rows with ``ts >= hidden_from`` are left out (the ``data_after`` fault).
+    Conditions on ``id`` are applied by bisection when ordering by id, so keyset paging is
+    cheap after the first page of a query.
+    """
+    orderby = orderby.lower() if orderby.lower() in ("id", "modified") else orderby
+    if order not in ("asc", "desc"):
+        raise QueryError(f"invalid order {order!r}; valid values: asc, desc")
+    id_conds = [c for c in conditions if c.field.lower() == "id" and "id" in table.special_fields]
+    other = [c for c in conditions if c not in id_conds]
+    by_id = orderby == "id"
+    key = (table.version, tuple(other), orderby, tuple(name for name, _ in extra), hidden_from)
+    if not by_id:
+        key += (tuple(id_conds),)
+    cached = table._cache.get(key)
+    if cached is None:
+        predicates = [table._predicate(c) for c in other]
+        predicates += [fn for _, fn in extra]
+        if hidden_from is not None:
+            ts = table.ts
+            predicates.append(lambda i: ts[i] < hidden_from)
+        if not by_id:
+            predicates += [table._predicate(c) for c in id_conds]
+            sort_key = table.sort_key(orderby)  # validates orderby even for empty tables
+        rows: Sequence[int] = table.alive()
+        if predicates:
+            rows = [i for i in rows if all(p(i) for p in predicates)]
+        if not by_id:
+            rows = sorted(rows, key=sort_key)
+        row_ids = table.ids if isinstance(rows, range) else [table.ids[i] for i in rows]
+        cached = (rows, row_ids)
+        table._cache[key] = cached
+        if len(table._cache) > 64:
+            table._cache.popitem(last=False)
+    rows, row_ids = cached
+    if by_id:
+        lo, hi = 0, len(rows)
+        for cond in id_conds:
+            try:
+                number = int(cond.value)
+            except ValueError:
+                raise QueryError(
+                    f"invalid value for id in fields[]: {cond.value!r} (expected a number)"
+                ) from None
+            if cond.op == ">":
+                lo = max(lo, bisect_right(row_ids, number))
+            elif cond.op == ">=":
+                lo = max(lo, bisect_left(row_ids, number))
+            elif cond.op == "<":
+                hi = min(hi, bisect_left(row_ids, number))
+            elif cond.op == "<=":
+                hi = min(hi, bisect_right(row_ids, number))
+            elif cond.op == "==":
+                lo = max(lo, bisect_left(row_ids, number))
+                hi = min(hi, bisect_right(row_ids, number))
+        rows = rows[lo:hi] if lo < hi else []
+        rest = [c for c in id_conds if c.op in ("!=", "=~", "!~")]
+        if rest:
+            preds = [table._predicate(c) for c in rest]
+            rows = [i for i in rows if all(p(i) for p in preds)]
+    if order == "desc":
+        rows = rows[::-1]
+    return Selection(rows, len(rows))

@@ -1,0 +1,146 @@
+"""CopernicaSensor: wait until Copernica has data for the run's data interval."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, conf
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from airflow_provider_copernica.datasets import get_dataset, validate_options
+from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
+from airflow_provider_copernica.triggers.copernica import (
+    DEFAULT_POKE_INTERVAL,
+    CopernicaTrigger,
+    count_pages,
+    envelope_total,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+    from airflow_provider_copernica.windows import Window
+
+
+class CopernicaSensorError(AirflowException):
+    """The deferred wait ended with an error event (the message names the cause)."""
+
+
+class CopernicaSensor(BaseSensorOperator):
+    """True once ``dataset`` has at least ``min_records`` records in the run's data interval.
+
+    The window follows the operator's rules (the data interval, or the ``date_from``/
+    ``date_to`` params of a manual run); snapshot datasets count all their records. A poke
+    is one ``limit=1`` request read for its ``total`` (datasets without one are paged and
+    counted up to ``min_records``). ``mode``, ``timeout``, ``poke_interval`` (default 300 s:
+    Copernica bills calls), ``exponential_backoff`` and ``soft_fail`` are
+    BaseSensorOperator's. ``deferrable=True`` checks once, then hands the wait to
+    :class:`~airflow_provider_copernica.triggers.copernica.CopernicaTrigger`.
+    """
+
+    template_fields: Sequence[str] = ("dataset_options",)
+    template_fields_renderers = {"dataset_options": "json"}
+    ui_color = "#d8f0e6"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        dataset_options: Mapping[str, Any] | None = None,
+        min_records: int = 1,
+        copernica_conn_id: str = "copernica_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: timedelta | float = DEFAULT_POKE_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        get_dataset(dataset)  # an unknown name fails here, listing the valid ones
+        if isinstance(min_records, bool) or not isinstance(min_records, int) or min_records < 1:
+            raise CopernicaConfigError(
+                f"min_records must be a whole number >= 1, got {min_records!r}"
+            )
+        self.dataset = dataset
+        self.dataset_options = dataset_options
+        self.min_records = min_records
+        self.copernica_conn_id = copernica_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> CopernicaHook:
+        from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
+        return CopernicaHook(self.copernica_conn_id)
+
+    def count(self, window: Window) -> int:
+        """Records of the dataset in ``window`` (paging stops at ``min_records``)."""
+        from airflow_provider_copernica.extract import probe_request
+
+        # probe_request validates the options (same rules as the operator) before any call.
+        entry = get_dataset(self.dataset)
+        probe = probe_request(entry, self.dataset_options, window, self.hook.settings)
+        if probe is not None:
+            path, params = probe
+            return envelope_total(self.hook.get(path, params))
+        return count_pages(self.hook, self.dataset, self.dataset_options, window, self.min_records)
+
+    def _check(self, window: Window) -> bool:
+        try:
+            count = self.count(window)
+        except CopernicaRetryError as exc:
+            # Copernica answers 503/504 for minutes under load: not an answer, ask again later.
+            self.log.warning("Copernica unavailable (%s); checking again later", exc)
+            return False
+        self.log.info(
+            "%s: %d record(s) in %s; need %d", self.dataset, count, window, self.min_records
+        )
+        return count >= self.min_records
+
+    def poke(self, context: Context) -> bool:
+        from airflow_provider_copernica.windows import window_from_context
+
+        return self._check(window_from_context(context))
+
+    def execute(self, context: Context) -> None:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_copernica.windows import window_from_context
+
+        window = window_from_context(context)
+        if self._check(window):
+            return None
+        self.defer(
+            trigger=CopernicaTrigger(
+                dataset=self.dataset,
+                dataset_options=validate_options(get_dataset(self.dataset), self.dataset_options),
+                window_start=window.start_iso,
+                window_end=window.end_iso,
+                min_records=self.min_records,
+                copernica_conn_id=self.copernica_conn_id,
+                poke_interval=self.poke_interval,
+                # We have just checked; the next check is one interval away (calls are billed).
+                initial_delay=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> None:
+        """Resume after the trigger fired: return on success, else fail (skip with soft_fail)."""
+        if event and event.get("status") == "success":
+            self.log.info(
+                "%s: %s record(s) in [%s, %s)",
+                self.dataset,
+                event.get("count"),
+                event.get("interval_start"),
+                event.get("interval_end"),
+            )
+            return
+        reason = (event or {}).get("message") or f"unexpected trigger event {event!r}"
+        message = f"Waiting for Copernica dataset {self.dataset!r} failed: {reason}"
+        if self.soft_fail:
+            raise AirflowSkipException(f"{message} (skipped: soft_fail=True)")
+        raise CopernicaSensorError(message)

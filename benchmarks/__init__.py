@@ -1,0 +1,1 @@
+"""Benchmarks of the Copernica provider against the local sandbox (`make bench`)."""

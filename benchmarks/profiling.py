@@ -1,0 +1,95 @@
+"""cProfile of one operator run (no added latency): where the client's time goes.
+
+cProfile sees the thread that runs ``execute``; work the engine does in a prefetch thread
+shows up there as time waiting on a lock/queue (labelled "waiting for the next page").
+Each function's own time (tottime) is put in a category by where it lives.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import WORK_DIR
+from benchmarks.extract_run import run_operator
+
+# (category, substrings of "file:function"); first match wins.
+CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "waiting for the next page (prefetch thread / socket)",
+        ("acquire' of '_thread", "method 'get' of '_queue", "threading.py", "queue.py"),
+    ),
+    ("JSON decoding", ("orjson.loads", "json/decoder.py", "json/__init__.py", "_json.")),
+    ("JSON encoding", ("orjson.dumps", "json/encoder.py")),
+    (
+        "timestamp parsing/conversion",
+        ("_strptime", "strptime", "zoneinfo", "astimezone", "isoformat", "fromisoformat",
+         "pendulum", "replace' of 'datetime", "utcoffset"),
+    ),
+    ("row conversion (records.py)", ("airflow_provider_copernica/records.py",)),
+    ("writer (writers.py)", ("airflow_provider_copernica/writers.py",)),
+    ("Parquet (pyarrow)", ("pyarrow",)),
+    ("file I/O", ("method 'write' of", "fsspec", "upath", "_io.", "posix.")),
+    (
+        "HTTP client (requests/urllib3/socket)",
+        ("requests/", "urllib3/", "http/client.py", "socket", "ssl", "selectors", "email/"),
+    ),
+    ("engine (extract.py)", ("airflow_provider_copernica/extract.py",)),
+    ("hook/retry", ("airflow_provider_copernica/hooks", "retry.py", "tenacity")),
+)
+
+
+@dataclass
+class ProfileSummary:
+    seconds: float
+    categories: list[tuple[str, float]]
+    top: list[tuple[str, float, int]]
+    text_path: Path
+
+
+def _label(func: tuple[str, int, str]) -> str:
+    filename, line, name = func
+    if filename == "~":
+        return name
+    short = filename.split("site-packages/")[-1].split("/work/main/")[-1]
+    return f"{short}:{line}({name})"
+
+
+def categorize(label: str) -> str:
+    for category, needles in CATEGORIES:
+        if any(n in label for n in needles):
+            return category
+    return "other"
+
+
+def profile_operator(
+    dataset: str, options: dict[str, Any], file_format: str, top_n: int = 15
+) -> ProfileSummary:
+    out = WORK_DIR / "out" / f"profile.{file_format}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run = run_operator(dataset, options, file_format, out)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    raw_stats: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw_stats.values())
+    by_category: dict[str, float] = {}
+    rows: list[tuple[str, float, int]] = []
+    for func, (_cc, calls, tottime, _ct, _callers) in raw_stats.items():
+        label = _label(func)
+        category = categorize(label)
+        by_category[category] = by_category.get(category, 0.0) + tottime
+        rows.append((label, tottime, calls))
+    rows.sort(key=lambda r: r[1], reverse=True)
+    text_path = WORK_DIR / f"profile_{dataset}_{file_format}.txt"
+    with text_path.open("w") as handle:
+        stats.stream = handle  # type: ignore[attr-defined]
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(40)
+    categories = sorted(by_category.items(), key=lambda kv: kv[1], reverse=True)
+    del total
+    return ProfileSummary(run.seconds, categories, rows[:top_n], text_path)

@@ -1,0 +1,237 @@
+"""`make bench`: every benchmark in one run, a table on stdout and in benchmarks/RESULTS.md.
+
+Usage: ``python -m benchmarks.run [--quick] [--only parse,throughput,latency,capacity,
+profile,memory]``. ``--quick`` does one repetition and smaller sizes (a smoke run; it does not
+write RESULTS.md unless ``--write`` is given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    REPO,
+    Report,
+    SandboxProcess,
+    connection_env,
+    machine_facts,
+    setup_environment,
+)
+
+SECTIONS = ("parse", "throughput", "latency", "capacity", "profile", "memory")
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+LATENCY_S = 0.05
+
+
+def _cases(facts: dict[str, Any]) -> list[Any]:
+    from benchmarks.throughput import Case
+
+    db = facts["database_id"]
+    return [
+        Case(
+            name="profiles",
+            dataset="profiles",
+            options={"database_id": db},
+            paging="keyset",
+            path=f"database/{db}/profiles",
+            expected=facts["profiles_total"],
+            discovery_calls=1,  # database/{id}/fields: the database's own field columns
+        ),
+        Case(
+            name="clicks",
+            dataset="clicks",
+            options={"product": "draganddrop"},
+            paging="offset",
+            path="draganddrop/clicks",
+            expected=facts["clicks_total"],
+        ),
+    ]
+
+
+def run_sandbox_benchmarks(
+    report: Report, args: argparse.Namespace, token: str, details: dict[str, Any]
+) -> None:
+    from benchmarks import capacity, profiling, throughput
+
+    wanted = set(args.only)
+    options: dict[str, Any] = {"profiles": args.profiles}
+    options.update(args.sandbox_option)
+    with SandboxProcess(**options) as sandbox:
+        details["sandbox"] = f"{options}, started in {sandbox.startup_s:.1f} s"
+        facts = sandbox.facts()
+        details["facts"] = facts
+        cases = _cases(facts)
+        with connection_env(sandbox, token):
+            _warm_imports()
+            learned = {case.name: throughput.learn(sandbox, case) for case in cases}
+            for case in cases:
+                throughput.report_calls(report, case, learned[case.name][2])
+            details["api_calls"] = {
+                name: {k: v for k, v in calls.items() if k != "data_requests"}
+                for name, (_, _, calls) in learned.items()
+            }
+            details["throughput"] = {}
+            runs = [("throughput", 0.0, args.repeats), ("latency", LATENCY_S, args.latency_repeats)]
+            for section, latency, repeats in runs:
+                if section not in wanted:
+                    continue
+                print(f"throughput: {latency * 1000:.0f} ms added to every request", flush=True)
+                for case in cases:
+                    path, params, _ = learned[case.name]
+                    res = throughput.measure(
+                        sandbox,
+                        case,
+                        path=path,
+                        params=params,
+                        token=token,
+                        latency=latency,
+                        repeats=repeats,
+                    )
+                    throughput.report_case(report, res)
+                    details["throughput"][f"{case.name}, {latency * 1000:.0f} ms"] = {
+                        k: [round(s, 2) for s in v] for k, v in res.seconds.items()
+                    }
+            if "capacity" in wanted:
+                print("capacity: concurrent raw clients", flush=True)
+                path, params, _ = learned["profiles"]
+                rates = capacity.measure(sandbox, path, params, token)
+                capacity.report_rates(report, rates, 1000, "profiles keyset pages of 1000")
+                details["capacity"] = rates
+            if "profile" in wanted:
+                print("profile: cProfile of the operator (profiles -> JSONL/Parquet)", flush=True)
+                details["profile"] = {
+                    fmt: profiling.profile_operator("profiles", cases[0].options, fmt)
+                    for fmt in ("jsonl", "parquet")
+                }
+
+
+def _warm_imports() -> None:
+    """Import what the operator imports lazily, so no timed run pays for it."""
+    import importlib
+
+    for name in (
+        "airflow_provider_copernica.operators.copernica",
+        "airflow_provider_copernica.hooks.copernica",
+        "airflow_provider_copernica.extract",
+        "airflow_provider_copernica.writers",
+        "pyarrow.parquet",
+    ):
+        importlib.import_module(name)
+
+
+def render(report: Report, details: dict[str, Any], facts: dict[str, str], elapsed: float) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m benchmarks.run`): the figures of the last run on "
+        "this machine. The sandbox runs in its own process on 127.0.0.1; the client (operator "
+        "or raw loop) in another. Throughput figures are the best of the repeated runs; the "
+        "machine may be shared, so compare figures from the same run (ratios), not across runs.",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in facts.items()),
+        f"| load average at end | {' '.join(f'{x:.2f}' for x in os.getloadavg())} |",
+        f"| run time | {elapsed:.0f} s |",
+        "",
+        "## Figures",
+        "",
+        "| section | figure | value | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for f in report.figures:
+        met = {True: "yes", False: "**no**", None: ""}[f.met]
+        lines.append(f"| {f.section} | {f.name} | {f.value} | {f.target} | {met} |")
+    notes = [f"- {f.section}, {f.name}: {f.note}" for f in report.figures if f.note]
+    if notes or report.notes:
+        lines += ["", "## Notes", "", *notes, *(f"- {v}" for v in report.notes.values())]
+    if "sandbox" in details:
+        lines += ["", f"Sandbox: {details['sandbox']}; ground truth: {details.get('facts')}."]
+    if details.get("throughput"):
+        lines += ["", "Run times in seconds, every repetition:", ""]
+        for name, by_kind in details["throughput"].items():
+            runs = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in by_kind.items())
+            lines.append(f"- {name}: {runs}")
+    for fmt, prof in details.get("profile", {}).items():
+        lines += [
+            "",
+            f"## Profile: operator, profiles -> {fmt}, no added latency",
+            "",
+            f"cProfile of one run ({prof.seconds:.2f} s under the profiler; the profiler "
+            "itself inflates pure-Python work). Own time (tottime) of the thread running "
+            f"`execute`, by category; full listing in `{prof.text_path.relative_to(REPO)}`.",
+            "",
+            "| category | seconds | share |",
+            "|---|---|---|",
+        ]
+        total = sum(s for _, s in prof.categories) or 1.0
+        lines += [f"| {c} | {s:.2f} | {s / total:.0%} |" for c, s in prof.categories if s >= 0.005]
+        lines += ["", "| top functions (own time) | seconds | calls |", "|---|---|---|"]
+        lines += [f"| `{name}` | {s:.2f} | {calls:,} |" for name, s, calls in prof.top]
+    lines += ["", "Reproduce: `make bench` (about 5-10 minutes on 2 cores)."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--quick", action="store_true", help="one repetition, small sizes")
+    parser.add_argument("--write", action="store_true", help="write RESULTS.md even if --quick")
+    parser.add_argument(
+        "--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--sandbox-option",
+        action="append",
+        default=[],
+        type=lambda s: (s.split("=", 1)[0], int(s.split("=", 1)[1])),
+        help="extra SandboxServer keyword, e.g. clicks=100000 (repeatable)",
+    )
+    args = parser.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(args.only) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
+    args.repeats = 1 if args.quick else 3
+    args.latency_repeats = 1 if args.quick else 2
+    args.parse_repeats = 1 if args.quick else 3
+    args.profiles = 20_000 if args.quick else 100_000
+    args.memory_sizes = (2_000, 50_000) if args.quick else (10_000, 500_000)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_environment()
+    started = time.perf_counter()
+    facts = machine_facts()
+    print(f"benchmarks on {facts['cpu']}, load {facts['load average at start']}", flush=True)
+    report = Report()
+    details: dict[str, Any] = {}
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN as token
+
+    if "parse" in args.only:
+        from benchmarks import parse_cost
+
+        parse_cost.run(report, repeats=args.parse_repeats)
+    if set(args.only) & {"throughput", "latency", "capacity", "profile"}:
+        run_sandbox_benchmarks(report, args, token, details)
+    if "memory" in args.only:
+        from benchmarks import memory
+
+        memory.run(report, token, sizes=args.memory_sizes)
+    elapsed = time.perf_counter() - started
+    text = render(report, details, facts, elapsed)
+    print("\n" + text)
+    if not args.quick or args.write:
+        RESULTS.write_text(text)
+        print(f"wrote {Path(RESULTS).relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

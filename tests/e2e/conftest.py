@@ -1,0 +1,50 @@
+"""One real Airflow for the end-to-end tests, wired to the session's sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import AirflowStandalone, airflow_env, free_port
+
+EXAMPLE_DAGS = [
+    "copernica_backfill",
+    "copernica_preview",
+    "copernica_sensor_gated",
+]
+
+
+@pytest.fixture(scope="module")
+def airflow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStandalone]:
+    """``airflow standalone`` (scheduler, dag-processor, triggerer, api-server), stopped at the end.
+
+    Scheduled runs are off (``use_job_schedule=False``): the tests create every run
+    themselves (backfills and triggers), so unpausing a catchup DAG adds nothing else.
+    """
+    started = time.monotonic()
+    home: Path = tmp_path_factory.mktemp("airflow-e2e")
+    port = free_port()
+    env = airflow_env(
+        home,
+        port,
+        {
+            "AIRFLOW_CONN_COPERNICA_DEFAULT": json.dumps(sandbox.connection()),
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "COPERNICA_EXAMPLE_POKE_INTERVAL": "2",
+        },
+    )
+    instance = AirflowStandalone(home, env, port)
+    try:
+        instance.migrate()
+        instance.start()
+        instance.wait_ready(EXAMPLE_DAGS)
+        print(f"\nAirflow ready after {time.monotonic() - started:.1f}s in {home}")
+        yield instance
+    finally:
+        instance.stop()
+        print(f"\nend-to-end module took {time.monotonic() - started:.1f}s (Airflow stopped)")

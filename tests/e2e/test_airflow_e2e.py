@@ -1,0 +1,224 @@
+"""The example DAGs on a real Airflow 3 (standalone: scheduler, dag-processor, triggerer,
+api-server; LocalExecutor; SQLite) against the sandbox, checked against its ground truth.
+
+The tests share one Airflow (module fixture) and each uses its own days, so they do not
+depend on each other's runs; they do run in file order (the second backfill re-runs the
+first one's days).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from .harness import AirflowStandalone
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+BACKFILL_DAG = "copernica_backfill"
+PREVIEW_DAG = "copernica_preview"
+SENSOR_DAG = "copernica_sensor_gated"
+DATABASE_ID = 7616
+
+
+def _day(sandbox: Any, days_before_anchor: int) -> date:
+    """A UTC day inside the sandbox's data (its anchor is the exclusive end of the data)."""
+    return sandbox.data.anchor - timedelta(days=days_before_anchor)
+
+
+def _file_name(day: date) -> str:
+    following = day + timedelta(days=1)
+    return f"{day:%Y%m%d}T000000Z_{following:%Y%m%d}T000000Z.jsonl"
+
+
+def _output_dir(airflow: AirflowStandalone, dag_id: str, dataset: str = "profiles") -> Path:
+    return airflow.home / "data" / "copernica" / dag_id / dataset
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _expected(sandbox: Any, day: date) -> list[int]:
+    ids = sandbox.data.expected_ids(
+        "profiles", day, day + timedelta(days=1), database_id=DATABASE_ID
+    )
+    assert ids, f"the sandbox has no profile changes on {day}: pick another day"
+    return ids
+
+
+def _assert_file_is_ground_truth(path: Path, sandbox: Any, day: date) -> list[dict[str, Any]]:
+    rows = _read_jsonl(path)
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)), f"{path.name}: duplicated records"
+    assert sorted(ids) == _expected(sandbox, day), path.name
+    assert {row["_interval_start"] for row in rows} == {f"{day.isoformat()}T00:00:00+00:00"}
+    return rows
+
+
+def _backfill(
+    airflow: AirflowStandalone, dag_id: str, first: date, last: date, *extra: str
+) -> None:
+    airflow.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        dag_id,
+        "--from-date",
+        first.isoformat(),
+        "--to-date",
+        last.isoformat(),
+        *extra,
+    )
+
+
+def _runs_for(airflow: AirflowStandalone, dag_id: str, days: list[date]) -> list[dict[str, Any]]:
+    wanted = {d.isoformat() for d in days}
+    return airflow.wait_runs_done(
+        dag_id, len(days), select=lambda run: run["data_interval_start"][:10] in wanted
+    )
+
+
+def test_backfill_of_three_days_lands_one_exact_file_per_interval(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    days = [_day(sandbox, 4), _day(sandbox, 3), _day(sandbox, 2)]
+    airflow.cli("dags", "unpause", BACKFILL_DAG)
+    _backfill(airflow, BACKFILL_DAG, days[0], days[-1])
+    airflow.wait_backfill_done(BACKFILL_DAG)
+
+    runs = _runs_for(airflow, BACKFILL_DAG, days)
+    assert [r["state"] for r in runs] == ["success"] * 3, runs
+    assert {r["run_type"] for r in runs} == {"backfill"}
+    intervals = sorted((r["data_interval_start"], r["data_interval_end"]) for r in runs)
+    assert [(s[:10], e[:10]) for s, e in intervals] == [
+        (d.isoformat(), (d + timedelta(days=1)).isoformat()) for d in days
+    ]
+    out = _output_dir(airflow, BACKFILL_DAG)
+    assert sorted(p.name for p in out.iterdir()) == [_file_name(d) for d in days]
+    for day in days:
+        rows = _assert_file_is_ground_truth(out / _file_name(day), sandbox, day)
+        assert {row["_run_id"] for row in rows} <= {r["dag_run_id"] for r in runs}
+
+
+def test_backfill_again_with_reprocess_completed_replaces_the_files_idempotently(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    days = [_day(sandbox, 4), _day(sandbox, 3), _day(sandbox, 2)]
+    out = _output_dir(airflow, BACKFILL_DAG)
+    before = {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()
+    }
+    assert sorted(before) == [_file_name(d) for d in days], "run the first backfill test first"
+
+    _backfill(airflow, BACKFILL_DAG, days[0], days[-1], "--reprocess-behavior", "completed")
+    airflow.wait_backfill_done(BACKFILL_DAG)
+
+    runs = _runs_for(airflow, BACKFILL_DAG, days)
+    assert len(runs) == 3 and {r["state"] for r in runs} == {"success"}, runs
+    for run in runs:  # the same runs ran again: their task is on its second try
+        [ti] = airflow.task_instances(BACKFILL_DAG, run["dag_run_id"])
+        assert (ti["state"], ti["try_number"]) == ("success", 2), ti
+    assert sorted(p.name for p in out.iterdir()) == sorted(before), "leftover or extra files"
+    for day in days:
+        path = out / _file_name(day)
+        inode, mtime, content = before[path.name]
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) != (inode, mtime), "not rewritten"
+        _assert_file_is_ground_truth(path, sandbox, day)
+        assert path.read_bytes() == content  # same records, same run: the very same file
+
+
+def test_preview_dag_triggered_with_conf_logs_the_rows_and_writes_nothing(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    day = _day(sandbox, 3)
+    expected = _expected(sandbox, day)
+    data_root = airflow.home / "data"
+    files_before = sorted(p for p in data_root.rglob("*") if p.is_file())
+    conf = {
+        "dataset": "profiles",
+        "date_from": day.isoformat(),
+        "date_to": (day + timedelta(days=1)).isoformat(),
+        "limit": 3,
+        "fields": ["id", "modified"],
+    }
+    airflow.cli("dags", "trigger", PREVIEW_DAG, "--conf", json.dumps(conf))
+
+    [run] = airflow.wait_runs_done(PREVIEW_DAG, 1)
+    assert run["state"] == "success", run
+    assert run["conf"] == conf
+    [ti] = airflow.task_instances(PREVIEW_DAG, run["dag_run_id"])
+    log = airflow.task_log(PREVIEW_DAG, run["dag_run_id"], ti["task_id"])
+    assert f"{len(expected)} row(s), showing 3" in log, log[-3000:]
+    for ident in expected[:3]:
+        assert str(ident) in log
+    assert sorted(p for p in data_root.rglob("*") if p.is_file()) == files_before
+    assert not (data_root / "copernica" / PREVIEW_DAG).exists()
+
+
+def test_sensor_defers_until_the_data_arrives_then_extracts(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    day = _day(sandbox, 1)  # data_after hides the last day before the anchor: this one
+    sandbox.faults.set("data_after:900")
+    airflow.cli("dags", "unpause", SENSOR_DAG)
+    _backfill(airflow, SENSOR_DAG, day, day)
+
+    def deferred() -> dict[str, Any] | None:
+        [run] = airflow.dag_runs(SENSOR_DAG)
+        states = {t["task_id"]: t for t in airflow.task_instances(SENSOR_DAG, run["dag_run_id"])}
+        sensor = states["wait_for_profiles"]
+        assert sensor["state"] not in ("success", "failed"), sensor
+        return sensor if sensor["state"] == "deferred" else None
+
+    airflow.wait_until("the sensor to defer to the triggerer", deferred, timeout=180)
+    assert not _output_dir(airflow, SENSOR_DAG).exists()
+    sandbox.faults.set("data_after:0")  # the day's data "arrives" now
+
+    [run] = airflow.wait_runs_done(SENSOR_DAG, 1, timeout=180)
+    assert run["state"] == "success", run
+    tis = {t["task_id"]: t for t in airflow.task_instances(SENSOR_DAG, run["dag_run_id"])}
+    assert tis["wait_for_profiles"]["try_number"] == 1  # resumed by the trigger, not retried
+    assert tis["extract_profiles"]["state"] == "success"
+    _assert_file_is_ground_truth(_output_dir(airflow, SENSOR_DAG) / _file_name(day), sandbox, day)
+    triggerer_lines = [
+        line for line in airflow.log_tail(10**7).splitlines() if line.startswith("triggerer")
+    ]
+    assert any("CopernicaTrigger" in line for line in triggerer_lines), triggerer_lines[-20:]
+
+
+def test_run_against_a_faulty_api_still_lands_exact_data(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    day = _day(sandbox, 5)
+    faults = ["429:2:0.5", "503:2"]
+    reply = requests.post(f"{sandbox.url}/_sandbox/faults", json={"faults": faults}, timeout=10)
+    reply.raise_for_status()
+    _backfill(airflow, BACKFILL_DAG, day, day)
+    airflow.wait_backfill_done(BACKFILL_DAG)
+
+    [run] = _runs_for(airflow, BACKFILL_DAG, [day])
+    assert run["state"] == "success", run
+    [ti] = airflow.task_instances(BACKFILL_DAG, run["dag_run_id"])
+    assert ti["try_number"] == 1, "the hook's retries should absorb the faults, not task retries"
+    fired = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()["faults_fired"]
+    assert fired.get("429", 0) >= 2 and fired.get("503", 0) >= 2, fired
+    _assert_file_is_ground_truth(_output_dir(airflow, BACKFILL_DAG) / _file_name(day), sandbox, day)
+
+
+def test_every_process_is_ours_to_stop(airflow: AirflowStandalone) -> None:
+    """The fixture's process group holds the whole Airflow (checked before teardown)."""
+    import psutil
+
+    assert airflow.process is not None
+    children = psutil.Process(airflow.process.pid).children(recursive=True)
+    names = " ".join(" ".join(c.cmdline()[1:3]) for c in children if c.is_running())
+    for component in ("scheduler", "dag-processor", "triggerer", "api-server"):
+        assert component in names, names
+    assert all(os.getpgid(c.pid) == airflow.process.pid for c in children if c.is_running())

@@ -1,0 +1,220 @@
+"""Fault matrix: the real operator against every sandbox fault, for keyset and offset paging.
+
+Each run must either produce exactly the sandbox's ground truth, or fail cleanly: a
+``CopernicaError`` with a clear message, the previous final file untouched, no temporary files
+left beside it. Faults are switched on after a few data requests so they hit mid-extraction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import (
+    data_requests,
+    directory_listing,
+    find_window,
+    make_context,
+    read_ids,
+    record_matrix,
+    run_operator,
+    seen_requests,
+)
+
+PREVIOUS = b'{"id": -1, "note": "previous complete file"}\n'
+
+DATASETS: dict[str, dict[str, Any]] = {
+    # keyset paging (fields[]=id>last)
+    "profiles": {"database_id": 7616},
+    # offset paging (start/limit)
+    "clicks": {"product": "draganddrop"},
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    label: str
+    spec: str
+    outcome: str  # "exact" or "failed cleanly"
+    extra_requests: int = 0  # data requests the fault adds to a clean run (retries)
+    extra: dict[str, Any] = field(default_factory=dict)
+    before: tuple[str, ...] = ()  # faults switched on before the run starts
+
+
+FAULTS = [
+    Fault("429 + Retry-After 0.2s x2", "429:2:0.2", "exact", 2),
+    Fault("502 burst x3", "502:3", "exact", 3),
+    Fault("503 burst x3", "503:3", "exact", 3),
+    Fault("504 burst x3", "504:3", "exact", 3),
+    Fault("connection reset x2", "reset:2", "exact", 2),
+    Fault("read timeout x1", "timeout:1:1.5", "exact", 1, {"timeout": 0.5}),
+    Fault("truncated JSON x2", "truncate:2", "exact", 2),
+    Fault("401 on a valid JWT x1", "401:1", "exact", 1),
+    # The first JWT lives 1 s and every page takes 0.25 s: it expires mid-run.
+    Fault("JWT expiring mid-run", "", "exact", before=("jwt_ttl:1", "latency:0.25")),
+    Fault("churn between pages", "churn", "exact"),
+    Fault("503 beyond the budget", "503:10", "failed cleanly"),
+    Fault("persistent outage", "outage_after:1", "failed cleanly"),
+]
+
+ARM_AFTER = 2  # data requests served cleanly before the fault is switched on
+
+
+@pytest.fixture(scope="module")
+def windows(sandbox: Any) -> dict[str, tuple[Any, Any]]:
+    """A one-day window per dataset with enough records for several 50-record pages."""
+    out = {}
+    for name, options in DATASETS.items():
+        start, end, _ = find_window(sandbox, name, options, 150, 700, days=30)
+        out[name] = (start, end)
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_calls(sandbox: Any, windows: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Data requests a fault-free run of each dataset makes (the baseline for the budget)."""
+    import json
+    import os
+
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    from .conftest import CONN_ENV, FAST_EXTRA, clear_log
+
+    previous = os.environ.get(CONN_ENV)
+    extra = {**sandbox.connection_extra(), **FAST_EXTRA}
+    os.environ[CONN_ENV] = json.dumps(
+        {"conn_type": "copernica", "host": sandbox.url, "password": SANDBOX_ACCESS_TOKEN}
+        | {"extra": extra}
+    )
+    try:
+        out = {}
+        for name, options in DATASETS.items():
+            clear_log(sandbox)
+            target = tmp_path_factory.mktemp("baseline") / f"{name}.jsonl"
+            result = run_operator(
+                make_context(*windows[name]),
+                dataset=name,
+                dataset_options=options,
+                output_uri=f"file://{target}",
+            )
+            out[name] = len(data_requests(sandbox))
+            assert result["api_calls"] == out[name]
+        return out
+    finally:
+        if previous is None:
+            os.environ.pop(CONN_ENV, None)
+        else:
+            os.environ[CONN_ENV] = previous
+
+
+@pytest.fixture
+def arm_fault(sandbox: Any) -> Iterator[Callable[[str], threading.Event]]:
+    """``arm(spec)``: switch the fault on once ARM_AFTER data requests have been served."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def arm(spec: str) -> threading.Event:
+        armed = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                if len(data_requests(sandbox)) >= ARM_AFTER:
+                    sandbox.faults.set(spec)
+                    armed.set()
+                    return
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return armed
+
+    yield arm
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+
+
+def _expected(sandbox: Any, dataset: str, window: tuple, options: dict) -> list[int]:
+    """Ground truth after the run (churn mutates the data: the truth is what's there now,
+    restricted to what existed before the run for keyset paging)."""
+    return sorted(int(i) for i in sandbox.data.expected_ids(dataset, *window, **options))
+
+
+@pytest.mark.parametrize("dataset", list(DATASETS))
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.spec or f.before[0] for f in FAULTS])
+def test_fault(
+    fault: Fault,
+    dataset: str,
+    sandbox: Any,
+    connect: Callable[..., str],
+    windows: dict,
+    clean_calls: dict,
+    arm_fault: Callable[[str], threading.Event],
+    tmp_path: Path,
+) -> None:
+    from airflow_provider_copernica.exceptions import CopernicaError
+
+    options = DATASETS[dataset]
+    window = windows[dataset]
+    before = sorted(int(i) for i in sandbox.data.expected_ids(dataset, *window, **options))
+    connect(**fault.extra)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    target = out_dir / f"{dataset}.jsonl"
+    target.write_bytes(PREVIOUS)
+
+    sandbox.faults.set(*fault.before)
+    armed = arm_fault(fault.spec) if fault.spec else None
+    outcome = "defect"
+    try:
+        try:
+            result = run_operator(
+                make_context(*window),
+                dataset=dataset,
+                dataset_options=options,
+                output_uri=f"file://{target}",
+            )
+        except CopernicaError as error:
+            message = str(error)
+            assert fault.outcome == "failed cleanly", f"unexpected failure: {message}"
+            assert "503" in message or "outage" in message.lower(), message
+            assert "retry" in message.lower() or "attempt" in message.lower(), message
+            assert target.read_bytes() == PREVIOUS, "the previous final file was touched"
+            assert directory_listing(out_dir) == [target.name], "temporary files left behind"
+            outcome = "failed cleanly"
+            return
+        assert armed is None or armed.is_set(), "the run finished before the fault was switched on"
+        assert fault.outcome == "exact", f"a run under {fault.spec} should have failed"
+        ids = read_ids(target)
+        assert len(ids) == len(set(ids)), "duplicate records"
+        after = _expected(sandbox, dataset, window, options)
+        if fault.spec == "churn" and dataset == "profiles":
+            # Keyset paging over changing data: the records deleted ahead of the cursor are
+            # gone, their re-inserted copies (new max ids) are picked up, nothing repeats.
+            # Only a copy inserted after the last page was served can be missing.
+            churns = [m for m in sandbox.data.mutations if m.get("op") == "churn"]
+            assert churns, "the churn fault never fired"
+            assert set(ids) <= set(after), "deleted records were extracted"
+            assert set(after) - set(ids) <= {churns[-1]["inserted"]}
+            assert {m["deleted"] for m in churns} & set(ids) == set()
+        else:
+            assert sorted(ids) == before == after
+        assert result["rows"] == len(ids)
+        assert directory_listing(out_dir) == [target.name], "temporary files left behind"
+        if fault.extra_requests:
+            calls = len(data_requests(sandbox))
+            assert calls == clean_calls[dataset] + fault.extra_requests
+            assert result["api_calls"] == calls
+        if fault.before:
+            exchanges = [r for r in seen_requests(sandbox) if r.method == "POST"]
+            assert len(exchanges) >= 2, "the JWT was never renewed"
+        outcome = "exact"
+    finally:
+        record_matrix(fault.label, dataset, outcome)

@@ -1,0 +1,138 @@
+"""CopernicaAsyncHook (httpx) against the sandbox: get, retries, re-auth, the same errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_provider_copernica.exceptions import (
+    CopernicaAPIError,
+    CopernicaAuthError,
+    CopernicaRetryError,
+)
+from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
+
+CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
+DATABASE = 7616
+PROFILES = f"database/{DATABASE}/profiles"
+FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
+
+
+def calls_to(server: Any, path: str) -> list[Any]:
+    return [r for r in server.requests if r.path == f"/v4/{path}"]
+
+
+def bearer_tokens(server: Any) -> set[str]:
+    return {
+        value[7:]
+        for request in server.requests
+        for name, value in request.headers.items()
+        if name.lower() == "authorization" and value.startswith("Bearer ")
+    }
+
+
+def profile_ids(server: Any) -> list[int]:
+    return sorted(int(r["ID"]) for r in server.data.records("profiles", database_id=DATABASE))
+
+
+@pytest.fixture
+def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
+        conn = {
+            "conn_type": "copernica",
+            "host": sandbox.url,
+            "password": password,
+            "extra": {**sandbox.connection_extra(), **FAST, **extra},
+        }
+        monkeypatch.setenv(CONN_ENV, json.dumps(conn))
+        return "copernica_default"
+
+    return _connect
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log(sandbox: Any) -> None:
+    sandbox.requests.clear()
+
+
+async def test_get_reuses_one_jwt(sandbox: Any, connect: Callable[..., str]) -> None:
+    hook = CopernicaAsyncHook(connect())
+    try:
+        identity, page = await asyncio.gather(
+            hook.get("identity"), hook.get(PROFILES, [("fields[]", "id<50"), ("limit", 1000)])
+        )
+        assert identity["name"]
+        assert [int(r["ID"]) for r in page["data"]] == [i for i in profile_ids(sandbox) if i < 50]
+        assert hook.auth_calls == 1 and hook.api_calls == 2
+        assert len(bearer_tokens(sandbox)) == 1
+    finally:
+        await hook.close()
+
+
+async def test_retries_a_503_burst_and_a_429(sandbox: Any, connect: Callable[..., str]) -> None:
+    hook = CopernicaAsyncHook(connect(max_retries=4))
+    try:
+        sandbox.faults.set("503:2")
+        assert (await hook.get("identity"))["name"]
+        sandbox.faults.reset()
+        sandbox.faults.set("429:1:0.2")
+        assert (await hook.get("identity"))["name"]
+        assert hook.api_calls == 5 == len(calls_to(sandbox, "identity"))
+    finally:
+        await hook.close()
+
+
+async def test_reauthenticates_after_401_and_after_expiry(
+    sandbox: Any, connect: Callable[..., str]
+) -> None:
+    hook = CopernicaAsyncHook(connect())
+    try:
+        sandbox.faults.set("jwt_ttl:1", "401:1")
+        assert (await hook.get("identity"))["name"]  # 401 -> a new JWT, once
+        assert hook.auth_calls == 2 and len(calls_to(sandbox, "identity")) == 2
+        await asyncio.sleep(1.3)
+        assert (await hook.get("identity"))["name"]  # expired -> fetched again before use
+        assert hook.auth_calls == 3 and len(calls_to(sandbox, "identity")) == 3
+        assert len(bearer_tokens(sandbox)) == 3
+    finally:
+        await hook.close()
+
+
+async def test_errors_match_the_sync_hook(
+    sandbox: Any, connect: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    caplog.set_level(logging.DEBUG)
+    errors: list[str] = []
+    hook = CopernicaAsyncHook(connect(max_retries=1))
+    try:
+        sandbox.faults.set("401:10")
+        with pytest.raises(CopernicaAuthError) as refused:
+            await hook.get("identity")
+        errors.append(repr(refused.value))
+        sandbox.faults.reset()
+        sandbox.faults.set("503:10")
+        with pytest.raises(CopernicaRetryError, match="2 attempt") as spent:
+            await hook.get("identity")
+        errors.append(repr(spent.value))
+        sandbox.faults.reset()
+        with pytest.raises(CopernicaAPIError) as caught:
+            await hook.get(PROFILES, [("fields[]", "no_such_field==1")])
+        assert caught.value.status == 400 and "no_such_field" in str(caught.value)
+    finally:
+        await hook.close()
+    posts = [r for r in list(sandbox.requests) if r.method == "POST"]
+    assert len(posts) == hook.auth_calls
+    jwts = bearer_tokens(sandbox)
+    assert len(jwts) >= 2
+    for secret in [SANDBOX_ACCESS_TOKEN, *jwts]:
+        assert secret not in caplog.text
+        assert not any(secret in text for text in errors)

@@ -1,0 +1,90 @@
+"""The catalog: contract names, declarative entries, option validation (no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_copernica.datasets import (
+    DATASETS,
+    METADATA_COLUMNS,
+    get_dataset,
+    validate_metadata,
+    validate_options,
+)
+from airflow_provider_copernica.exceptions import CopernicaConfigError
+
+CONTRACT = {
+    "databases": ((), True, "id"),
+    "database_fields": (("database_id",), True, "id"),
+    "collections": (("database_id",), True, "id"),
+    "profiles": (("database_id",), False, "id"),
+    "subprofiles": (("collection_id",), False, "id"),
+    "emailings": (("product",), False, "id"),
+    "emailing_statistics": (("product",), False, "id"),
+    "deliveries": (("product",), False, "id"),
+    "impressions": (("product",), False, "id"),
+    "clicks": (("product",), False, "id"),
+    "errors": (("product",), False, "id"),
+    "unsubscribes": (("product",), False, "id"),
+    "abuses": (("product",), False, "id"),
+    "destinations": (("product",), False, "id"),
+    "consumption": ((), False, "date"),
+}
+
+
+def test_catalog_has_exactly_the_contract_datasets() -> None:
+    assert set(DATASETS) == set(CONTRACT)
+    for name, (options, snapshot, key) in CONTRACT.items():
+        entry = get_dataset(name)
+        assert entry.option_names == options, name
+        assert entry.snapshot is snapshot, name
+        assert entry.key == key, name
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_every_entry_declares_its_key_first_for_every_product(name: str) -> None:
+    entry = DATASETS[name]
+    for product in ("draganddrop", "html") if entry.product else (None,):
+        columns = entry.columns_for(product)
+        assert columns[0].name == entry.key
+        assert len({c.name for c in columns}) == len(columns)
+        if entry.timestamp_field:
+            assert entry.timestamp_field in {c.name for c in columns}
+        if not entry.snapshot:
+            assert entry.window_params_for(product) is not None
+
+
+def test_products_filter_events_differently() -> None:
+    clicks = get_dataset("clicks")
+    assert clicks.window_params_for("draganddrop") == "begintime_endtime"
+    assert clicks.window_params_for("html") == "fields_timestamp"
+    assert get_dataset("profiles").paging == "keyset"
+    assert get_dataset("emailing_statistics").fan_out is not None
+
+
+def test_validate_options_normalises() -> None:
+    assert validate_options(get_dataset("profiles"), {"database_id": "7616"}) == {
+        "database_id": 7616
+    }
+    assert validate_options(get_dataset("clicks"), None) == {"product": "draganddrop"}
+    assert validate_options(get_dataset("clicks"), {"product": "html"}) == {"product": "html"}
+
+
+@pytest.mark.parametrize(
+    "bad", ["1/../databases", "1&limit=5", "0", "-1", "1.5", " ", "٣", True, 2.0, None]
+)
+def test_ids_must_be_positive_integers(bad: object) -> None:
+    with pytest.raises(CopernicaConfigError, match="database_id"):
+        validate_options(get_dataset("profiles"), {"database_id": bad})
+
+
+def test_unknown_names_list_the_valid_ones() -> None:
+    with pytest.raises(CopernicaConfigError, match="valid datasets: abuses, clicks, collections"):
+        get_dataset("click")
+    with pytest.raises(CopernicaConfigError, match="valid options: collection_id"):
+        validate_options(get_dataset("subprofiles"), {"collection_id": 1, "database_id": 2})
+    with pytest.raises(CopernicaConfigError, match="must be a mapping"):
+        validate_options(get_dataset("clicks"), ["product"])  # type: ignore[arg-type]
+    with pytest.raises(CopernicaConfigError, match=", ".join(METADATA_COLUMNS)):
+        validate_metadata(["_extracted"])
+    assert validate_metadata("_run_id") == ("_run_id",)

@@ -1,0 +1,108 @@
+"""Provider metadata: valid against the installed Airflow's schema, and discovered by Airflow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+import airflow_provider_copernica
+from airflow_provider_copernica import get_provider_info
+from airflow_provider_copernica.config import EXTRA_FIELDS
+
+
+def _airflow_schema(name: str) -> dict[str, Any]:
+    import airflow
+
+    return json.loads((Path(airflow.__file__).parent / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def info() -> dict[str, Any]:
+    return get_provider_info()
+
+
+def test_validates_against_airflows_provider_info_schema(info: dict[str, Any]) -> None:
+    jsonschema.validate(info, _airflow_schema("provider_info.schema.json"))
+
+
+def test_connection_type_matches_provider_yaml_schema(info: dict[str, Any]) -> None:
+    # conn-fields / ui-field-behaviour are defined (strictly) in provider.yaml's schema.
+    schema = _airflow_schema("provider.yaml.schema.json")["properties"]["connection-types"]
+    jsonschema.validate(info["connection-types"], schema)
+
+
+def test_declares_the_copernica_connection_form(info: dict[str, Any]) -> None:
+    (conn,) = info["connection-types"]
+    assert conn["connection-type"] == "copernica"
+    assert conn["hook-class-name"] == "airflow_provider_copernica.hooks.copernica.CopernicaHook"
+    assert conn["hook-name"] == "Copernica"
+    behaviour = conn["ui-field-behaviour"]
+    assert set(behaviour["hidden-fields"]) == {"login", "schema", "port"}
+    assert behaviour["relabeling"]["password"] == "API access token"
+    assert behaviour["placeholders"]["host"] == "https://api.copernica.com"
+    contract_extras = {
+        "auth_url",
+        "api_version",
+        "timezone",
+        "client_id",
+        "client_secret",
+        "redirect_uri",
+        "page_size",
+        "max_retries",
+        "timeout",
+        "legacy_paths",
+    }
+    assert contract_extras <= set(conn["conn-fields"])
+    assert conn["conn-fields"]["client_secret"]["schema"]["format"] == "password"
+    assert conn["conn-fields"]["page_size"]["schema"]["default"] == 1000
+
+
+def test_hook_form_methods_agree_with_the_declarative_form(info: dict[str, Any]) -> None:
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
+    behaviour = CopernicaHook.get_ui_field_behaviour()
+    declared = info["connection-types"][0]["ui-field-behaviour"]
+    assert behaviour["hidden_fields"] == declared["hidden-fields"]
+    assert behaviour["relabeling"] == declared["relabeling"]
+    assert behaviour["placeholders"] == declared["placeholders"]
+    try:
+        widgets = CopernicaHook.get_connection_form_widgets()
+    except ImportError:  # wtforms / flask-appbuilder only ship with an Airflow UI of old
+        pytest.skip("wtforms is not installed")
+    assert set(widgets) == {f.name for f in EXTRA_FIELDS}
+
+
+def test_settings_accept_every_declared_default() -> None:
+    from airflow_provider_copernica.config import CopernicaSettings
+
+    extra = {f.name: f.default for f in EXTRA_FIELDS if f.default is not None}
+    settings = CopernicaSettings.from_fields(host=None, password="x", extra=extra)
+    assert settings.page_size == 1000 and settings.api_base == "https://api.copernica.com/v4"
+
+
+def test_providers_manager_lists_the_copernica_connection_type() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-copernica" in manager.providers
+    assert manager.providers["airflow-provider-copernica"].version == (
+        airflow_provider_copernica.__version__
+    )
+    assert manager.field_behaviours["copernica"]["relabeling"]["password"] == "API access token"
+    widget = manager.connection_form_widgets["extra__copernica__client_secret"]
+    assert widget.is_sensitive
+
+
+def test_task_runtime_resolves_the_copernica_hook() -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hook = ProvidersManagerTaskRuntime().hooks["copernica"]
+    assert hook is not None
+    assert hook.hook_class_name.endswith("CopernicaHook")
+    assert hook.connection_id_attribute_name == "copernica_conn_id"
+    assert hook.hook_name == "Copernica"
+    assert hook.connection_testable

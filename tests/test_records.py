@@ -1,0 +1,163 @@
+"""records.py: flattening, typing, timestamp conversion (DST days) and the half-open window."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from airflow_provider_copernica.records import (
+    RowPlan,
+    local_days,
+    naive_bounds,
+    naive_to_utc,
+    to_int,
+    to_list,
+)
+from airflow_provider_copernica.schema import Column
+
+AMS = ZoneInfo("Europe/Amsterdam")
+UTC = timezone.utc
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("naive", "expected"),
+    [
+        ("2026-07-01 12:00:00", "2026-07-01T10:00:00+00:00"),  # summer, +02:00
+        ("2026-12-01 12:00:00", "2026-12-01T11:00:00+00:00"),  # winter, +01:00
+        ("2026-10-25 01:59:59", "2026-10-24T23:59:59+00:00"),
+        ("2026-10-25 02:30:00", "2026-10-25T00:30:00+00:00"),  # repeated hour: first occurrence
+        ("2026-10-25 03:00:00", "2026-10-25T02:00:00+00:00"),
+        ("2026-03-29 01:59:59", "2026-03-29T00:59:59+00:00"),
+        ("2026-03-29 02:30:00", "2026-03-29T01:30:00+00:00"),  # spring gap: shifted forward
+        ("2026-03-29 03:00:00", "2026-03-29T01:00:00+00:00"),
+    ],
+)
+def test_naive_local_times_become_utc_on_dst_days(naive: str, expected: str) -> None:
+    assert naive_to_utc(naive, AMS).isoformat() == expected
+
+
+@pytest.mark.parametrize("value", ["", "0000-00-00 00:00:00", "not a time"])
+def test_empty_or_invalid_timestamps_are_none(value: str) -> None:
+    assert naive_to_utc(value, AMS) is None
+
+
+def test_row_plan_flattens_types_and_keeps_lists() -> None:
+    columns = [
+        Column("id", "int"),
+        Column("fields.email", "str"),
+        Column("fields.age", "int"),
+        Column("from_address.name", "str"),
+        Column("clicks.unique", "int"),
+        Column("score", "float"),
+        Column("removed", "timestamp"),
+        Column("archived", "bool"),
+        Column("interests", "list"),
+        Column("target.sources", "json"),
+        Column("missing.deep", "str"),
+        Column("_dataset", "str"),
+    ]
+    plan = RowPlan(
+        columns,
+        tz=AMS,
+        paths={"fields.email": ("fields", "email"), "fields.age": ("fields", "age")},
+        constants={"_dataset": "profiles"},
+    )
+    record = {
+        "ID": "18381",
+        "fields": {"email": "test@example.com", "age": "42"},
+        "from_address": {"name": "Shop", "email": "x@example.com"},
+        "clicks": {"total": "3", "unique": "2"},
+        "score": "9.5",
+        "removed": False,
+        "archived": "true",
+        "interests": ["soccer", "tennis"],
+        "target": {"sources": [{"id": "7616", "type": "database"}]},
+    }
+    assert plan(record) == {
+        "id": 18381,
+        "fields.email": "test@example.com",
+        "fields.age": 42,
+        "from_address.name": "Shop",
+        "clicks.unique": 2,
+        "score": 9.5,
+        "removed": None,
+        "archived": True,
+        "interests": ["soccer", "tennis"],
+        "target.sources": [{"id": "7616", "type": "database"}],
+        "missing.deep": None,
+        "_dataset": "profiles",
+    }
+    # lower-case `id`, PHP's [] for an empty object, a removal date
+    other = plan({"id": 7, "fields": [], "removed": "2026-10-25 02:30:00"})
+    assert other["id"] == 7
+    assert other["fields.email"] is None
+    assert other["removed"] == "2026-10-25T00:30:00+00:00"
+
+
+def test_row_plan_checks_the_half_open_window() -> None:
+    window = (utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))  # the local day 2026-10-25
+    plan = RowPlan(
+        [Column("id", "int"), Column("modified", "timestamp")],
+        tz=AMS,
+        window=window,
+        timestamp_field="modified",
+    )
+    records = [
+        {"ID": "1", "modified": "2026-10-24 23:59:59"},  # before
+        {"ID": "2", "modified": "2026-10-25 00:00:00"},  # start: inside
+        {"ID": "3", "modified": "2026-10-25 02:30:00"},  # repeated hour
+        {"ID": "4", "modified": "2026-10-25 23:59:59"},  # last second: inside
+        {"ID": "5", "modified": "2026-10-26 00:00:00"},  # end: outside
+        {"ID": "6", "modified": None},  # no timestamp: cannot be placed
+    ]
+    rows = plan.rows(records)
+    assert [r["id"] for r in rows] == [2, 3, 4]
+    assert rows[0]["modified"] == "2026-10-24T22:00:00+00:00"
+
+
+def test_naive_bounds_widen_the_repeated_hour() -> None:
+    # [00:00Z, 01:00Z) is 02:00-03:00 summer time; naive 02:xx all belong to it (fold=0)
+    lo, hi = naive_bounds(utc(2026, 10, 25, 0), utc(2026, 10, 25, 1), AMS)
+    assert (lo, hi) == (datetime(2026, 10, 25, 2), datetime(2026, 10, 25, 3))
+    lo, hi = naive_bounds(utc(2026, 10, 24, 22), utc(2026, 10, 25, 23), AMS)
+    assert (lo, hi) == (datetime(2026, 10, 25), datetime(2026, 10, 26))
+
+
+def test_consecutive_hourly_windows_over_the_autumn_change_partition_naive_times() -> None:
+    start = utc(2026, 10, 24, 20)
+    windows = [(start + timedelta(hours=h), start + timedelta(hours=h + 1)) for h in range(10)]
+    plans = [
+        RowPlan([Column("id", "int")], tz=AMS, window=w, timestamp_field="ts") for w in windows
+    ]
+    naive = datetime(2026, 10, 24, 22)
+    records = []
+    for n in range(0, 6 * 3600, 600):
+        records.append({"ID": n, "ts": (naive + timedelta(seconds=n)).isoformat(sep=" ")})
+    seen = [row["id"] for plan in plans for row in plan.rows(records)]
+    assert sorted(seen) == [r["ID"] for r in records]  # each exactly once
+
+
+def test_local_days_are_the_days_ending_in_the_window() -> None:
+    day = (utc(2026, 10, 24, 22), utc(2026, 10, 25, 23))
+    assert local_days(*day, AMS) == [date(2026, 10, 25)]
+    assert local_days(utc(2026, 10, 25, 10), utc(2026, 10, 25, 11), AMS) == []
+    assert local_days(utc(2026, 10, 24, 22), utc(2026, 10, 27, 23), AMS) == [
+        date(2026, 10, 25),
+        date(2026, 10, 26),
+        date(2026, 10, 27),
+    ]
+
+
+def test_to_int_and_to_list() -> None:
+    assert to_int("18381") == 18381
+    assert to_int("") is None
+    assert to_int("3.0") == 3
+    assert to_int("5f3a") == "5f3a"  # a hash id is kept, never lost
+    assert to_list({"soccer": True, "tennis": False}) == ["soccer"]
+    assert to_list(None) is None

@@ -1,0 +1,239 @@
+"""CopernicaTrigger against the sandbox with asyncio: events, round trip, errors, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from airflow.sdk.module_loading import import_string
+
+from airflow_provider_copernica.sensors.copernica import CopernicaSensor
+from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
+
+CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
+FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
+UTC = timezone.utc
+# Seed 7, anchor 2026-11-20: clicks on 2026-11-05, none on 2026-11-10; profiles on 11-19.
+BUSY = (datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))
+QUIET = (datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
+LAST_DAY = (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))
+EVENT_TIMEOUT = 30  # a broken trigger fails the test instead of hanging it
+
+
+def truth(sandbox: Any, dataset: str, window: tuple[datetime, datetime], **options: Any) -> int:
+    return len(sandbox.data.expected_ids(dataset, window[0], window[1], **options))
+
+
+def data_calls(sandbox: Any) -> list[Any]:
+    return [r for r in sandbox.requests if r.path.startswith("/v4/")]
+
+
+def jwts(sandbox: Any) -> set[str]:
+    return {
+        value[7:]
+        for r in sandbox.requests
+        for name, value in r.headers.items()
+        if name.lower() == "authorization" and value.startswith("Bearer ")
+    }
+
+
+def trigger(
+    window: tuple[datetime, datetime] = BUSY, dataset: str = "clicks", **kwargs: Any
+) -> CopernicaTrigger:
+    kwargs.setdefault("poke_interval", 0.1)
+    return CopernicaTrigger(
+        dataset=dataset,
+        window_start=window[0].isoformat(),
+        window_end=window[1].isoformat(),
+        **kwargs,
+    )
+
+
+async def first_event(trig: CopernicaTrigger) -> dict[str, Any]:
+    async def first() -> Any:
+        async for event in trig.run():
+            return event
+
+    event = await asyncio.wait_for(first(), EVENT_TIMEOUT)
+    assert event is not None
+    return event.payload
+
+
+@pytest.fixture
+def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
+        monkeypatch.setenv(CONN_ENV, json.dumps(sandbox.connection(password, **FAST, **extra)))
+        return "copernica_default"
+
+    return _connect
+
+
+@pytest.fixture
+def conn(connect: Callable[..., str], sandbox: Any) -> str:
+    conn_id = connect()
+    sandbox.requests.clear()
+    return conn_id
+
+
+async def test_fires_at_once_when_data_exists(conn: str, sandbox: Any) -> None:
+    expected = truth(sandbox, "clicks", BUSY)
+    assert expected > 0
+    event = await first_event(trigger(min_records=expected))
+    assert event == {
+        "status": "success",
+        "count": expected,
+        "dataset": "clicks",
+        "interval_start": "2026-11-05T00:00:00+00:00",
+        "interval_end": "2026-11-06T00:00:00+00:00",
+        "min_records": expected,
+    }
+    calls = data_calls(sandbox)
+    assert len(calls) == 1
+    assert ("limit", "1") in parse_qsl(calls[0].query)
+    assert sandbox.stats.jwt_exchanges == 1
+
+
+async def test_fires_when_records_are_added(conn: str, sandbox: Any) -> None:
+    assert truth(sandbox, "clicks", QUIET) == 0
+    moments = [QUIET[0] + timedelta(hours=h) for h in (1, 2, 23)]
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.5, lambda: sandbox.data.add_records("clicks", moments))
+    event = await first_event(trigger(QUIET, min_records=3))
+    assert event["status"] == "success"
+    assert event["count"] == 3 == truth(sandbox, "clicks", QUIET)
+    assert len(data_calls(sandbox)) >= 2  # polled while empty, then saw the records
+    assert sandbox.stats.jwt_exchanges == 1  # one JWT for the whole wait
+
+
+async def test_fires_when_late_data_becomes_visible(conn: str, sandbox: Any) -> None:
+    expected = truth(sandbox, "profiles", LAST_DAY, database_id=7616)
+    assert expected > 0
+    sandbox.faults.set("data_after:1")  # the last day's records stay hidden for 1 s
+    event = await first_event(
+        trigger(LAST_DAY, "profiles", dataset_options={"database_id": 7616}, poke_interval=0.2)
+    )
+    assert (event["status"], event["count"]) == ("success", expected)
+    assert len(data_calls(sandbox)) >= 2
+
+
+async def test_serialize_round_trip_rebuilds_a_working_trigger(conn: str, sandbox: Any) -> None:
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    original = trigger(
+        LAST_DAY,
+        "profiles",
+        dataset_options={"database_id": 7616},
+        min_records=2,
+        poke_interval=42,
+        initial_delay=0,
+    )
+    classpath, kwargs = original.serialize()
+    assert classpath == "airflow_provider_copernica.triggers.copernica.CopernicaTrigger"
+    # What the triggerer stores and reads back.
+    stored = json.loads(json.dumps(BaseSerialization.serialize(kwargs)))
+    rebuilt = import_string(classpath)(**BaseSerialization.deserialize(stored))
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs["window_start"] == "2026-11-19T00:00:00+00:00"
+    assert kwargs["poke_interval"] == 42.0
+    event = await first_event(rebuilt)
+    assert event["count"] == truth(sandbox, "profiles", LAST_DAY, database_id=7616)
+
+
+async def test_sensor_and_trigger_count_the_same(conn: str, sandbox: Any) -> None:
+    from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
+    from airflow_provider_copernica.windows import Window
+
+    window = Window(datetime(2026, 10, 24, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
+    cases = [
+        ("profiles", {"database_id": 7616}),
+        ("emailings", {"product": "html"}),
+        ("clicks", {}),
+        ("databases", {}),
+        ("consumption", {}),  # no count request: counted from pages
+    ]
+    hook = CopernicaAsyncHook(conn)
+    try:
+        settings = await hook.get_settings()
+        for dataset, options in cases:
+            sensor = CopernicaSensor(
+                task_id="s", dataset=dataset, dataset_options=options, min_records=10**6
+            )
+            trig = trigger(dataset=dataset, dataset_options=options, min_records=10**6)
+            expected = sensor.count(window)
+            assert await trig.count(hook, settings, window) == expected, dataset
+            assert expected > 0, dataset
+    finally:
+        await hook.close()
+
+
+async def test_error_event_on_a_request_copernica_refuses(conn: str, sandbox: Any) -> None:
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    event = await first_event(
+        trigger(dataset="profiles", dataset_options={"database_id": 999999})
+    )
+    assert event["status"] == "error"
+    assert "CopernicaAPIError" in event["message"]
+    assert "404" in event["message"]
+    assert len(data_calls(sandbox)) == 1  # not retried, not polled again
+    for secret in (SANDBOX_ACCESS_TOKEN, *jwts(sandbox)):
+        assert secret not in json.dumps(event)
+
+
+async def test_error_event_on_bad_option(conn: str, sandbox: Any) -> None:
+    event = await first_event(trigger(dataset="profiles"))
+    assert event["status"] == "error"
+    assert "database_id" in event["message"]
+    assert data_calls(sandbox) == []
+
+
+async def test_error_event_on_refused_token_without_the_token(
+    connect: Callable[..., str],
+    sandbox: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    token = "wrong-token-0987654321"
+    connect(token)
+    caplog.set_level("DEBUG")
+    event = await first_event(trigger())
+    assert event["status"] == "error"
+    assert "CopernicaAuthError" in event["message"]
+    captured = capsys.readouterr()
+    assert token not in json.dumps(event) + caplog.text + captured.out + captured.err
+
+
+async def test_outage_beyond_the_retry_budget_keeps_waiting(conn: str, sandbox: Any) -> None:
+    sandbox.faults.set("503:3")  # max_retries=2: the first check fails after three 503s
+    event = await first_event(trigger(min_records=1))
+    assert (event["status"], event["count"]) == ("success", truth(sandbox, "clicks", BUSY))
+    assert len(data_calls(sandbox)) == 4
+
+
+async def test_no_secret_in_events_or_logs(
+    conn: str, sandbox: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture
+) -> None:
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
+
+    caplog.set_level("DEBUG")
+    moments = [QUIET[0] + timedelta(hours=5)]
+    asyncio.get_running_loop().call_later(
+        0.3, lambda: sandbox.data.add_records("clicks", moments)
+    )
+    event = await first_event(trigger(QUIET))
+    assert event["status"] == "success"
+    captured = capsys.readouterr()
+    text = json.dumps(event) + caplog.text + captured.out + captured.err
+    assert "clicks" in text
+    tokens = jwts(sandbox)
+    assert tokens
+    for secret in (SANDBOX_ACCESS_TOKEN, *tokens):
+        assert secret not in text
+    assert SANDBOX_ACCESS_TOKEN not in json.dumps(trigger().serialize())
