@@ -89,6 +89,7 @@ class CachedJwt:
 
     token: str
     refresh_at: float
+    exp: float | None = None
 
     @classmethod
     def from_token(cls, token: str, now: float | None = None) -> CachedJwt:
@@ -97,10 +98,14 @@ class CachedJwt:
         if exp is None:
             return cls(token, now + DEFAULT_JWT_LIFETIME)
         margin = min(JWT_REFRESH_MARGIN, max(0.0, exp - now) / 10)
-        return cls(token, exp - margin)
+        return cls(token, exp - margin, exp)
 
     def fresh(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) < self.refresh_at
+
+    def expired(self, now: float | None = None) -> bool:
+        """Past its ``exp``: a 401 for it is expiry, not a refusal of the access token."""
+        return self.exp is not None and (time.time() if now is None else now) >= self.exp
 
 
 def jwt_from_exchange(status: int, text: str) -> str:

@@ -25,6 +25,8 @@ Row = dict[str, Any]
 RowFunction = Callable[[Mapping[str, Any]], "Row | None"]
 
 _NO_TIME: tuple[None, None] = (None, None)
+_MISSING: Any = object()
+_LAST_SECOND = timedelta(minutes=59, seconds=59)
 _EMPTY: dict[str, Any] = {}
 
 
@@ -73,13 +75,50 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 16) -> Callable[[str], tuple]:
-    """A cached ``text -> (utc iso string, epoch seconds)``; ``(None, None)`` if not a time."""
+def _hour_base(key: str, tz: ZoneInfo) -> tuple[str, int] | None:
+    """For the naive local hour ``YYYY-MM-DD HH``: (its UTC ``YYYY-MM-DDTHH:`` prefix, UTC
+    epoch of its start), or None when the hour does not map to one whole UTC hour."""
+    try:
+        start = datetime.fromisoformat(f"{key}:00:00")
+    except ValueError:
+        return None
+    first = start.replace(tzinfo=tz).astimezone(timezone.utc)
+    last = (start + _LAST_SECOND).replace(tzinfo=tz).astimezone(timezone.utc)
+    if first.minute or first.second or last - first != _LAST_SECOND:
+        return None  # half-hour offsets or a change inside the hour: take the slow path
+    return first.strftime("%Y-%m-%dT%H:"), int(first.timestamp())
+
+
+def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 14) -> Callable[[str], tuple]:
+    """``text -> (utc iso string, epoch seconds)``; ``(None, None)`` if not a time.
+
+    The zone's offset is looked up once per naive local hour (DST changes happen on whole
+    hours); minutes and seconds are carried over as text. Anything unusual goes through
+    :func:`naive_to_utc` (cached).
+    """
+    hours: dict[str, tuple[str, int] | None] = {}
 
     @lru_cache(maxsize=cache_size)
-    def convert(text: str) -> tuple:
+    def slow(text: str) -> tuple:
         moment = naive_to_utc(text, tz)
-        return _NO_TIME if moment is None else (moment.isoformat(), moment.timestamp())
+        return _NO_TIME if moment is None else (moment.isoformat(), int(moment.timestamp()))
+
+    def convert(text: str) -> tuple:
+        if len(text) == 19 and text[13] == ":" and text[16] == ":":
+            key = text[:13]
+            base = hours.get(key, _MISSING)
+            if base is _MISSING:
+                base = hours[key] = _hour_base(key, tz)
+            minute, second = text[14:16], text[17:19]
+            if (
+                base is not None
+                and minute.isdigit()
+                and second.isdigit()
+                and minute < "60"
+                and second < "60"
+            ):
+                return base[0] + text[14:] + "+00:00", base[1] + int(minute) * 60 + int(second)
+        return slow(text)
 
     return convert
 
@@ -255,7 +294,10 @@ class RowPlan:
             if kind == "timestamp":
                 expr = f"(_ts(v)[0] if (v := {src}).__class__ is str else None)"
             elif kind == "int":
-                expr = f"(v if (v := {src}).__class__ is int else _int(v))"
+                expr = (
+                    f"(v if (v := {src}).__class__ is int else "
+                    "int(v) if v.__class__ is str and v.isdecimal() else _int(v))"
+                )
             elif kind == "str":
                 expr = f"(v if (v := {src}).__class__ is str else _str(v))"
             else:

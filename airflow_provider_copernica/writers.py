@@ -294,7 +294,7 @@ class _JsonlFormat:
 
     def write(self, rows: list[dict[str, Any]]) -> None:
         names = self._names
-        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+        dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         self._file.write(
             b"".join(
                 [

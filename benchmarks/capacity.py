@@ -14,7 +14,9 @@ from benchmarks.common import Report, SandboxProcess
 from benchmarks.raw import run_raw
 
 
-def _client(args: tuple[str, str, list[tuple[str, str]], str, str, str]) -> tuple[float, float, int]:
+def _client(
+    args: tuple[str, str, list[tuple[str, str]], str, str, str],
+) -> tuple[float, float, int]:
     url, path, params, auth_url, token, paging = args
     start = time.time()
     result = run_raw(url, path, params, auth_url=auth_url, access_token=token, paging=paging)

@@ -76,8 +76,7 @@ def run(
         report.add(
             "memory",
             f"peak RSS -> {file_format}: {small['records']:,} / {large['records']:,} profiles",
-            f"{small['rss_peak_mb']:.0f} / {large['rss_peak_mb']:.0f} MB "
-            f"(growth {growth:+.1f} MB)",
+            f"{small['rss_peak_mb']:.0f} / {large['rss_peak_mb']:.0f} MB (growth {growth:+.1f} MB)",
             f"growth <= {TARGET_GROWTH_MB:.0f} MB",
             growth <= TARGET_GROWTH_MB,
             f"after imports: {small['rss_imported_mb']:.0f} MB",

@@ -76,6 +76,8 @@ def run_sandbox_benchmarks(
                 for name, (_, _, calls) in learned.items()
             }
             details["throughput"] = {}
+            if "throughput" in wanted:
+                throughput.report_fixed_cost(report, *throughput.fixed_cost(sandbox, token, 3))
             runs = [("throughput", 0.0, args.repeats), ("latency", LATENCY_S, args.latency_repeats)]
             for section, latency, repeats in runs:
                 if section not in wanted:

@@ -11,6 +11,7 @@ checked against the sandbox's ground truth count.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,12 +43,16 @@ class CaseResult:
     case: Case
     latency: float
     seconds: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
     def best(self, kind: str) -> float:
         return min(self.seconds[kind])
 
     def rate(self, kind: str) -> float:
         return self.case.expected / self.best(kind)
+
+    def cpu_us_per_record(self, kind: str) -> float:
+        return min(self.cpu[kind]) / self.case.expected * 1e6
 
 
 def _is_paging_param(key: str, value: str) -> bool:
@@ -97,21 +102,26 @@ def measure(
     """Alternate raw / operator runs ``repeats`` times with ``latency`` s added per request."""
     out_dir = WORK_DIR / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = CaseResult(case, latency, {k: [] for k in ("raw", *case.formats)})
+    kinds = ("raw", *case.formats)
+    result = CaseResult(case, latency, {k: [] for k in kinds}, {k: [] for k in kinds})
     sandbox.reset()
     if latency:
         sandbox.fault(f"latency:{latency}")
     auth_url = sandbox.extra["auth_url"]
     try:
         for _ in range(repeats):
-            seconds, records = _timed_raw(sandbox.url, path, params, auth_url, token, case.paging)
+            seconds, cpu, records = _timed_raw(
+                sandbox.url, path, params, auth_url, token, case.paging
+            )
             _check(case, "raw", records)
             result.seconds["raw"].append(seconds)
+            result.cpu["raw"].append(cpu)
             for file_format in case.formats:
                 out = out_dir / f"{case.name}.{file_format}"
                 run = run_operator(case.dataset, case.options, file_format, out)
                 _check(case, file_format, run.result["rows"], count_output(out, file_format))
                 result.seconds[file_format].append(run.seconds)
+                result.cpu[file_format].append(run.cpu_seconds)
     finally:
         sandbox.reset()
     return result
@@ -119,13 +129,11 @@ def measure(
 
 def _timed_raw(
     url: str, path: str, params: list[tuple[str, str]], auth_url: str, token: str, paging: str
-) -> tuple[float, int]:
-    import time
-
-    start = time.perf_counter()
-    # the log's path already carries the /v4 prefix
+) -> tuple[float, float, int]:
+    start, cpu = time.perf_counter(), time.process_time()
+    # the logged path already carries the /v4 prefix
     raw = run_raw(url, path, params, auth_url=auth_url, access_token=token, paging=paging)
-    return time.perf_counter() - start, raw.records
+    return time.perf_counter() - start, time.process_time() - cpu, raw.records
 
 
 def api_call_figures(
@@ -185,6 +193,14 @@ def report_case(report: Report, res: CaseResult) -> None:
             f">= {target:.1f}" if target else "",
             ratio >= target if target else None,
         )
+    if not res.latency:
+        raw_cpu = res.cpu_us_per_record("raw")
+        per_format = ", ".join(f"{f} {res.cpu_us_per_record(f):.0f}" for f in case.formats)
+        report.add(
+            "client CPU",
+            f"{case.name}: client CPU per record, raw vs operator",
+            f"raw {raw_cpu:.0f} µs; {per_format} µs",
+        )
 
 
 def _target(file_format: str, latency: float, case: Case) -> float | None:
@@ -207,4 +223,30 @@ def report_calls(report: Report, case: Case, calls: dict[str, Any]) -> None:
         "= minimum",
         calls["total"] == calls["minimum"],
         note,
+    )
+
+
+def fixed_cost(sandbox: SandboxProcess, token: str, repeats: int) -> tuple[float, float]:
+    """Best wall time of a whole operator run on a tiny snapshot dataset (``databases``:
+    a few records, one page) vs the raw JWT + one GET: the per-run cost that small
+    extractions (an hourly interval of clicks) pay on top of their pages."""
+    out = WORK_DIR / "out" / "databases.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    op_times, raw_times = [], []
+    for _ in range(repeats):
+        run = run_operator("databases", {}, "jsonl", out)
+        op_times.append(run.seconds)
+        seconds, _, _ = _timed_raw(
+            sandbox.url, "/v4/databases", [], sandbox.extra["auth_url"], token, "offset"
+        )
+        raw_times.append(seconds)
+    return min(op_times), min(raw_times)
+
+
+def report_fixed_cost(report: Report, op_seconds: float, raw_seconds: float) -> None:
+    report.add(
+        "fixed cost",
+        "one whole run on a one-page dataset (databases), operator vs raw",
+        f"{op_seconds * 1000:.0f} ms vs {raw_seconds * 1000:.0f} ms",
+        note="operator: connection, JWT, request, writer, atomic commit",
     )

@@ -91,9 +91,9 @@ def test_one_jwt_exchange_serves_many_calls(sandbox: Any, connect: Callable[...,
 
 def test_expired_jwt_is_fetched_again(sandbox: Any, connect: Callable[..., str]) -> None:
     hook = CopernicaHook(connect())
-    sandbox.faults.set("jwt_ttl:1")
+    sandbox.faults.set("jwt_ttl:2")
     assert hook.get("identity")["name"]
-    time.sleep(1.3)
+    time.sleep(2.1)
     assert hook.get("identity")["name"]
     assert hook.auth_calls == 2
     assert len(bearer_tokens(sandbox)) == 2
@@ -343,6 +343,20 @@ def test_parse_retry_after(header: str, seconds: float | None) -> None:
 
 
 # --------------------------------------------------------------------------- secrets
+
+
+def test_secrets_are_registered_with_airflows_masker(
+    sandbox: Any, connect: Callable[..., str]
+) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN, SANDBOX_CLIENT_SECRET
+
+    hook = CopernicaHook(connect())
+    hook.get("identity")
+    (jwt,) = bearer_tokens(sandbox)
+    line = f"token {SANDBOX_ACCESS_TOKEN} jwt {jwt} secret {SANDBOX_CLIENT_SECRET}"
+    assert redact(line) == "token *** jwt *** secret ***"
 
 
 def test_no_secret_in_logs_errors_or_urls(

@@ -305,3 +305,17 @@ def test_unwritable_output_uri_fails_before_any_request(
         op.execute(context())
     assert list(sandbox.iter_requests("/v4/")) == []
     assert blocker.read_text() == "not a directory"
+
+
+def test_parent_segments_in_a_rendered_output_uri_are_refused(
+    sandbox: Any, copernica_conn: str, tmp_path: Path
+) -> None:
+    op = CopernicaToStorageOperator(
+        task_id="p", dataset="clicks", output_uri=str(tmp_path) + "/{{ params.name }}.jsonl"
+    )
+    ctx = context(params={"name": "../escaped"})
+    op.render_template_fields(ctx)
+    with pytest.raises(CopernicaConfigError, match="'..' path segment"):
+        op.execute(ctx)
+    assert list(sandbox.iter_requests("/v4/")) == []
+    assert not (tmp_path.parent / "escaped.jsonl").exists()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,11 +19,31 @@ from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
-# Seed 7, anchor 2026-11-20: clicks on 2026-11-05, none on 2026-11-10; profiles on 11-19.
-BUSY = (datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC))
-QUIET = (datetime(2026, 11, 10, tzinfo=UTC), datetime(2026, 11, 11, tzinfo=UTC))
-LAST_DAY = (datetime(2026, 11, 19, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))
+Window2 = tuple[datetime, datetime]
+BUSY: Window2  # the busiest day of clicks, set by _pick_days
+QUIET: Window2  # the latest day without clicks
 EVENT_TIMEOUT = 30  # a broken trigger fails the test instead of hanging it
+
+
+def pick_days(sandbox: Any, dataset: str, **options: Any) -> tuple[Window2, Window2]:
+    """(busiest, latest empty) UTC day of ``dataset`` in the sandbox's ground truth."""
+    per_day = Counter(t.date() for t in sandbox.data.record_times(dataset, **options).values())
+    busiest = max(sorted(per_day), key=lambda day: per_day[day])
+    anchor = sandbox.data.anchor
+    empty = next(d for d in (anchor - timedelta(days=n) for n in range(1, 400)) if not per_day[d])
+    return day_window(busiest), day_window(empty)
+
+
+def day_window(day: date, days: int = 1) -> Window2:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=days)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pick_days(sandbox: Any) -> None:
+    # The windows come from the ground truth, so the tests hold for any seeded data.
+    global BUSY, QUIET
+    BUSY, QUIET = pick_days(sandbox, "clicks")
 
 
 def truth(sandbox: Any, dataset: str, window: tuple[datetime, datetime], **options: Any) -> int:
@@ -43,8 +64,9 @@ def jwts(sandbox: Any) -> set[str]:
 
 
 def trigger(
-    window: tuple[datetime, datetime] = BUSY, dataset: str = "clicks", **kwargs: Any
+    window: Window2 | None = None, dataset: str = "clicks", **kwargs: Any
 ) -> CopernicaTrigger:
+    window = window or BUSY
     kwargs.setdefault("poke_interval", 0.1)
     return CopernicaTrigger(
         dataset=dataset,
@@ -90,8 +112,8 @@ async def test_fires_at_once_when_data_exists(conn: str, sandbox: Any) -> None:
         "status": "success",
         "count": expected,
         "dataset": "clicks",
-        "interval_start": "2026-11-05T00:00:00+00:00",
-        "interval_end": "2026-11-06T00:00:00+00:00",
+        "interval_start": BUSY[0].isoformat(),
+        "interval_end": BUSY[1].isoformat(),
         "min_records": expected,
     }
     calls = data_calls(sandbox)
@@ -113,11 +135,12 @@ async def test_fires_when_records_are_added(conn: str, sandbox: Any) -> None:
 
 
 async def test_fires_when_late_data_becomes_visible(conn: str, sandbox: Any) -> None:
-    expected = truth(sandbox, "profiles", LAST_DAY, database_id=7616)
+    last_day = day_window(sandbox.data.anchor - timedelta(days=1))
+    expected = truth(sandbox, "profiles", last_day, database_id=7616)
     assert expected > 0
     sandbox.faults.set("data_after:1")  # the last day's records stay hidden for 1 s
     event = await first_event(
-        trigger(LAST_DAY, "profiles", dataset_options={"database_id": 7616}, poke_interval=0.2)
+        trigger(last_day, "profiles", dataset_options={"database_id": 7616}, poke_interval=0.2)
     )
     assert (event["status"], event["count"]) == ("success", expected)
     assert len(data_calls(sandbox)) >= 2
@@ -126,8 +149,9 @@ async def test_fires_when_late_data_becomes_visible(conn: str, sandbox: Any) -> 
 async def test_serialize_round_trip_rebuilds_a_working_trigger(conn: str, sandbox: Any) -> None:
     from airflow.serialization.serialized_objects import BaseSerialization
 
+    last_day = day_window(sandbox.data.anchor - timedelta(days=1))
     original = trigger(
-        LAST_DAY,
+        last_day,
         "profiles",
         dataset_options={"database_id": 7616},
         min_records=2,
@@ -140,17 +164,17 @@ async def test_serialize_round_trip_rebuilds_a_working_trigger(conn: str, sandbo
     stored = json.loads(json.dumps(BaseSerialization.serialize(kwargs)))
     rebuilt = import_string(classpath)(**BaseSerialization.deserialize(stored))
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert kwargs["window_start"] == "2026-11-19T00:00:00+00:00"
+    assert kwargs["window_start"] == last_day[0].isoformat()
     assert kwargs["poke_interval"] == 42.0
     event = await first_event(rebuilt)
-    assert event["count"] == truth(sandbox, "profiles", LAST_DAY, database_id=7616)
+    assert event["count"] == truth(sandbox, "profiles", last_day, database_id=7616)
 
 
 async def test_sensor_and_trigger_count_the_same(conn: str, sandbox: Any) -> None:
     from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
     from airflow_provider_copernica.windows import Window
 
-    window = Window(datetime(2026, 10, 24, tzinfo=UTC), datetime(2026, 10, 27, tzinfo=UTC))
+    window = Window(*day_window(sandbox.data.anchor - timedelta(days=60), days=60))
     cases = [
         ("profiles", {"database_id": 7616}),
         ("emailings", {"product": "html"}),
@@ -176,9 +200,7 @@ async def test_sensor_and_trigger_count_the_same(conn: str, sandbox: Any) -> Non
 async def test_error_event_on_a_request_copernica_refuses(conn: str, sandbox: Any) -> None:
     from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
 
-    event = await first_event(
-        trigger(dataset="profiles", dataset_options={"database_id": 999999})
-    )
+    event = await first_event(trigger(dataset="profiles", dataset_options={"database_id": 999999}))
     assert event["status"] == "error"
     assert "CopernicaAPIError" in event["message"]
     assert "404" in event["message"]
@@ -224,16 +246,21 @@ async def test_no_secret_in_events_or_logs(
 
     caplog.set_level("DEBUG")
     moments = [QUIET[0] + timedelta(hours=5)]
-    asyncio.get_running_loop().call_later(
-        0.3, lambda: sandbox.data.add_records("clicks", moments)
-    )
+    asyncio.get_running_loop().call_later(0.3, lambda: sandbox.data.add_records("clicks", moments))
     event = await first_event(trigger(QUIET))
     assert event["status"] == "success"
     captured = capsys.readouterr()
     text = json.dumps(event) + caplog.text + captured.out + captured.err
-    assert "clicks" in text
+    assert "record(s) in" in text  # the logs were captured
     tokens = jwts(sandbox)
     assert tokens
     for secret in (SANDBOX_ACCESS_TOKEN, *tokens):
         assert secret not in text
     assert SANDBOX_ACCESS_TOKEN not in json.dumps(trigger().serialize())
+
+
+async def test_error_event_on_unknown_connection(sandbox: Any) -> None:
+    event = await first_event(trigger(copernica_conn_id="copernica_nowhere"))
+    assert event["status"] == "error"
+    assert "copernica_nowhere" in event["message"]
+    assert data_calls(sandbox) == []

@@ -132,11 +132,25 @@ def interpret(
         raise TransientError(reason, status=status) from None
 
 
-def auth_failed(what: str, status: int) -> CopernicaAuthError:
-    return CopernicaAuthError(
-        f"{what}: Copernica refused a freshly fetched JWT (HTTP {status}); the access token "
-        "may be revoked or lack access to this account."
-    )
+class _ReauthGuard:
+    """Allows one new JWT after a refusal; a JWT that merely expired in flight (past its
+    ``exp``, e.g. with very short lifetimes) does not count, within a small bound."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.refusals = 0
+        self.renewals = 0
+
+    def check(self, rejected: _AuthRejected, jwt: CachedJwt | None) -> None:
+        self.renewals += 1
+        if jwt is None or not jwt.expired():
+            self.refusals += 1
+        if self.refusals > 1 or self.renewals > 3:
+            raise CopernicaAuthError(
+                f"{self.what}: Copernica refused a freshly fetched JWT (HTTP {rejected.status}); "
+                "the access token may be revoked or lack access to this account."
+            ) from None
+        log.debug("%s -> HTTP %s; fetching a new JWT", self.what, rejected.status)
 
 
 def _transport_reason(exc: BaseException) -> str:
@@ -344,16 +358,14 @@ class CopernicaHook(BaseHook):
         """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included)."""
         what = describe("GET", self.settings, path)
         query = query_pairs(params)
-        for refreshed in (False, True):
+        guard = _ReauthGuard(what)
+        while True:
             try:
                 return retrying(self.settings, what)(self._attempt, path, query, what)
             except _AuthRejected as rejected:
-                if refreshed:
-                    raise auth_failed(what, rejected.status) from None
-                log.debug("%s -> HTTP %s; fetching a new JWT", what, rejected.status)
                 with self._lock:
+                    guard.check(rejected, self._jwt)
                     self._jwt = None
-        raise AssertionError("unreachable")
 
     # -- paging
 
@@ -553,16 +565,15 @@ class CopernicaAsyncHook:
         settings = await self.get_settings()
         what = describe("GET", settings, path)
         query = query_pairs(params)
-        for refreshed in (False, True):
+        guard = _ReauthGuard(what)
+        while True:
             try:
                 return await async_retrying(settings, what)(
                     self._attempt, settings, path, query, what
                 )
             except _AuthRejected as rejected:
-                if refreshed:
-                    raise auth_failed(what, rejected.status) from None
+                guard.check(rejected, self._jwt)
                 self._jwt = None
-        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._client is not None:

@@ -30,6 +30,16 @@ def _asset_uri(uri: str) -> str:
     return uri if "://" in uri else Path(uri).expanduser().absolute().as_uri()
 
 
+def _refuse_parent_segments(uri: str) -> None:
+    # A templated part (e.g. a param typed in the UI) must not climb out of the directory
+    # the DAG author chose.
+    path = uri.split("://", 1)[-1].replace("\\", "/")
+    if ".." in path.split("/"):
+        raise CopernicaConfigError(
+            f"output_uri {uri!r} contains a '..' path segment; give a path without '..'"
+        )
+
+
 def _compact(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
@@ -127,6 +137,7 @@ class CopernicaToStorageOperator(BaseOperator):
 
         uri = self.output_uri
         if uri:  # an unwritable target fails before any API call
+            _refuse_parent_segments(uri)
             check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
         window = self._window(context)
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)

@@ -281,7 +281,12 @@ class _ProfileTable(Table):
         self.code_getter = self._secret
         self.field_types = {name: ftype for name, ftype, _ in fields}
         self.special_fields = ("id", "code", "modified")
-        self.overrides: dict[int, dict[str, str]] = {}
+
+    def rollback(self) -> bool:
+        base = self._base if self._base is not None else len(self.ids)
+        for seq in (self.created, self.removed_at, self.src):
+            del seq[base:]
+        return super().rollback()
 
     def _secret(self, i: int) -> str:
         # a stable 32-hex "secret" per record; cheaper than a real hash and just as opaque
@@ -291,8 +296,6 @@ class _ProfileTable(Table):
     def _field(self, i: int, name: str) -> str | None:
         if self.removed_at[i]:
             return None
-        if i in self.overrides and name in self.overrides[i]:
-            return self.overrides[i][name]
         src = self.src[i]
         return GENERATORS[self.kinds[name]](self.rand[src], self.ids[src])
 
@@ -304,8 +307,6 @@ class _ProfileTable(Table):
         else:
             r, ident = self.rand[src], self.ids[src]
             values = {name: gen(r, ident) for name, gen in self.generators}
-            if i in self.overrides:
-                values.update(self.overrides[i])
         row: dict[str, Any] = {"ID": str(self.ids[i]), "fields": values}
         if self.interest_names is not None:
             bits = 0 if removed else self.rand[src] >> 24
@@ -345,7 +346,6 @@ class SandboxData:
     # -- generation ----------------------------------------------------------------------
 
     def _generate(self) -> None:
-        self.dirty = False
         self.mutations = []
         self.hidden_from, self.hidden_until = None, 0.0
         end = utc_epoch(self.anchor)
@@ -428,6 +428,8 @@ class SandboxData:
             )
         self._generate_mailings(rng)
         self._generate_consumption(rng)
+        for table in self.all_tables():
+            table.checkpoint()
 
     def _special_instants(self) -> list[int]:
         """Local midnights, both sides of each spring gap, and the repeated autumn hour."""
@@ -506,7 +508,6 @@ class SandboxData:
         alive = [i for i in range(len(main.ids)) if not main.removed_at[i]]
         orders = self.subprofile_tables[6312]
         scale = min(4.0, max(1.0, self.profile_count / 3000))
-        span = self.span_end - self.span_start
         for product, first_id, per_week in (("draganddrop", 169, 1.6), ("html", 1281, 1.2)):
             prng = random.Random(f"{self.seed}:{product}")
             # every week of the span has sendings, so any recent window has events
@@ -519,7 +520,9 @@ class SandboxData:
             # emailings in the repeated autumn hour (both folds), around the spring gap, on a
             # local midnight, and two days before the anchor (so yesterday has events)
             for moment, kind in self.dst_changes:
-                times += [moment - 1, moment] if kind == "spring" else [moment - 1800, moment + 1800]
+                times += (
+                    [moment - 1, moment] if kind == "spring" else [moment - 1800, moment + 1800]
+                )
             times += [self.special_instants[0], self.span_end - 2 * DAY + 10 * 3600]
             times.sort()
             mails = Table(name=f"emailings:{product}", id_key="id", ts_key="timestamp")
@@ -879,7 +882,6 @@ class SandboxData:
             if not len(table.ids):
                 raise ValueError(f"{dataset} has no record to copy")
             new_ids = [self._copy_row(table, len(table.ids) - 1, utc_epoch(t)) for t in timestamps]
-            self.dirty = True
             self.mutations.append(
                 {"op": "insert", "dataset": dataset, "ids": new_ids, "options": options}
             )
@@ -891,8 +893,6 @@ class SandboxData:
             table.created.append(table.created[source])
             table.removed_at.append(table.removed_at[source])
             table.src.append(table.src[source])
-            if source in table.overrides:
-                table.overrides[len(table.ids)] = dict(table.overrides[source])
             table.append(ident, moment)
             return ident
         row = dict(table.rows[source])
@@ -919,7 +919,6 @@ class SandboxData:
             if index is None:
                 raise KeyError(f"{dataset} has no record {ident}")
             table.delete(index)
-            self.dirty = True
             self.mutations.append(
                 {"op": "delete", "dataset": dataset, "ids": [int(ident)], "options": options}
             )
@@ -936,7 +935,6 @@ class SandboxData:
             old_id = table.ids[victim]
             new_id = self._copy_row(table, victim, table.ts[victim])
             table.delete(victim)
-            self.dirty = True
             self.mutations.append(
                 {"op": "churn", "table": table.name, "deleted": old_id, "inserted": new_id}
             )
@@ -949,11 +947,25 @@ class SandboxData:
             self.hidden_from = self.span_end - days * DAY
             self.hidden_until = time.monotonic() + seconds
 
+    def all_tables(self) -> list[Table]:
+        return [
+            *self.profile_tables.values(),
+            *self.subprofile_tables.values(),
+            *self.emailings.values(),
+            *self.destinations.values(),
+            *self.events.values(),
+        ]
+
     def reset(self) -> None:
-        """Undo every mutation (regenerates from the seed only when something changed)."""
+        """Undo every mutation (appended, deleted and churned records; hidden data)."""
         with self.lock:
-            if self.dirty:
-                self._generate()
+            for table in self.all_tables():
+                table.rollback()
+            for (product, _), per_kind in self.emailing_events.items():
+                for kind, rows in per_kind.items():
+                    base = self.events[(product, kind)]._base or 0
+                    per_kind[kind] = [i for i in rows if i < base]
+            self.mutations = []
             self.hidden_from, self.hidden_until = None, 0.0
 
 

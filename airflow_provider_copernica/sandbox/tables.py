@@ -89,6 +89,7 @@ class Table:
     field_getter: Callable[[int, str], str | None] | None = None
     code_getter: Callable[[int], str] | None = None
     _cache: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _base: int | None = None
 
     def __len__(self) -> int:
         return len(self.ids) - len(self.deleted)
@@ -109,8 +110,25 @@ class Table:
             self.rows.append(row)
         for name, value in cols.items():
             self.columns.setdefault(name, []).append(value)
-        self.touch()
+        if self._base is not None:  # bulk loading skips cache invalidation
+            self.touch()
         return len(self.ids) - 1
+
+    def checkpoint(self) -> None:
+        """Mark the generated state: :meth:`rollback` returns to it."""
+        self._base = len(self.ids)
+        self.touch()
+
+    def rollback(self) -> bool:
+        """Undo appends and deletes since :meth:`checkpoint`; True if anything changed."""
+        base = self._base if self._base is not None else len(self.ids)
+        if len(self.ids) == base and not self.deleted:
+            return False
+        for seq in (self.ids, self.ts, self.lts, self.rows, *self.columns.values()):
+            del seq[base:]
+        self.deleted.clear()
+        self.touch()
+        return True
 
     def delete(self, index: int) -> None:
         self.deleted.add(index)

@@ -35,7 +35,7 @@ within minutes of arriving: at 300 s a 1-hour wait costs about a dozen calls."""
 def envelope_total(payload: Any) -> int:
     """The count of a probe request: its envelope's ``total`` (often a numeric string)."""
     if isinstance(payload, Mapping):
-        with contextlib.suppress(TypeError, ValueError):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
             return int(payload["total"])
     raise CopernicaAPIError("Copernica's answer to the count request has no numeric 'total'")
 

@@ -67,6 +67,8 @@ def airflow_env(
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
+            # On a busy 2-core machine the api-server can take more than the default 5 s.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
             "NO_COLOR": "1",
         }
     )
