@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,18 +45,26 @@ class SandboxProcess:
         self.startup_s = 0.0
         self.pid = 0
 
+    def start(self) -> SandboxProcess:
+        """Spawn the process (it seeds its data in the background); ``__enter__`` waits."""
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.sandbox_process", json.dumps(self.options)],
+                cwd=REPO,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=os.environ.copy(),
+            )
+            self.pid = self._proc.pid
+        return self
+
     def __enter__(self) -> SandboxProcess:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.sandbox_process", json.dumps(self.options)],
-            cwd=REPO,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=os.environ.copy(),
-        )
-        self.pid = self._proc.pid
-        hello = self._read()
-        self.url, self.extra, self.startup_s = hello["url"], hello["extra"], hello["startup_s"]
+        self.start()
+        if not self.url:
+            hello = self._read()
+            self.url, self.extra = hello["url"], hello["extra"]
+            self.startup_s = hello["startup_s"]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -101,6 +110,12 @@ class SandboxProcess:
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
         return self.command("requests", since=since)["requests"]
+
+    def count(self, dataset: str, start: datetime, end: datetime, **options: Any) -> int:
+        """Ground truth: how many records a correct extraction of [start, end) returns."""
+        return self.command(
+            "count", dataset=dataset, start=start.isoformat(), end=end.isoformat(), options=options
+        )["count"]
 
     def facts(self) -> dict[str, Any]:
         return self.command("facts")["facts"]

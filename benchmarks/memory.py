@@ -18,9 +18,9 @@ from benchmarks.common import CONN_ID, REPO, WORK_DIR, Report, SandboxProcess
 TARGET_GROWTH_MB = 50.0
 
 
-def extract_in_child(
+def _spawn(
     sandbox: SandboxProcess, token: str, options: dict[str, Any], file_format: str
-) -> dict[str, Any]:
+) -> subprocess.Popen[str]:
     out = WORK_DIR / "out" / f"memory.{file_format}"
     out.parent.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -31,17 +31,21 @@ def extract_in_child(
         "format": file_format,
         "out": str(out),
     }
-    proc = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "benchmarks.extract_run", json.dumps(spec)],
         cwd=REPO,
         env=os.environ.copy(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
     )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def _collect(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    stdout, stderr = proc.communicate(timeout=900)
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
+        tail = " | ".join(stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"memory child failed: {tail}")
     return json.loads(lines[-1])
 
@@ -49,20 +53,23 @@ def extract_in_child(
 def run(
     report: Report,
     token: str,
-    sizes: tuple[int, int] = (10_000, 500_000),
+    sandboxes: list[SandboxProcess],
     formats: tuple[str, ...] = ("jsonl", "parquet"),
-    sandbox_options: dict[str, Any] | None = None,
 ) -> dict[str, dict[int, dict[str, Any]]]:
+    """``sandboxes``: a small and a large one (may be started already, see ``start()``).
+
+    The formats' children run at the same time: peak RSS does not depend on CPU share."""
+    sizes = [s.options["profiles"] for s in sandboxes]
     print(f"memory: peak RSS, {sizes[0]:,} vs {sizes[1]:,} profiles", flush=True)
     results: dict[str, dict[int, dict[str, Any]]] = {f: {} for f in formats}
-    for size in sizes:
-        with SandboxProcess(profiles=size, **(sandbox_options or {})) as sandbox:
+    for size, sandbox in zip(sizes, sandboxes, strict=True):
+        with sandbox:
             facts = sandbox.facts()
             expected = facts["profiles_total"]
-            for file_format in formats:
-                figures = extract_in_child(
-                    sandbox, token, {"database_id": facts["database_id"]}, file_format
-                )
+            options = {"database_id": facts["database_id"]}
+            procs = {f: _spawn(sandbox, token, options, f) for f in formats}
+            for file_format, proc in procs.items():
+                figures = _collect(proc)
                 if figures["rows"] != expected or figures["file_rows"] != expected:
                     raise AssertionError(
                         f"memory run wrote {figures['rows']} rows "
@@ -71,7 +78,7 @@ def run(
                 figures["records"] = expected
                 results[file_format][size] = figures
     for file_format, by_size in results.items():
-        small, large = (by_size[s] for s in sizes)
+        small, large = (by_size[size] for size in sizes)
         growth = large["rss_peak_mb"] - small["rss_peak_mb"]
         report.add(
             "memory",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 @dataclass
 class ProfileSummary:
     seconds: float
+    rows: int
     categories: list[tuple[str, float]]
     top: list[tuple[str, float, int]]
     text_path: Path
@@ -78,13 +80,17 @@ def categorize(label: str) -> str:
 
 
 def profile_operator(
-    dataset: str, options: dict[str, Any], file_format: str, top_n: int = 15
+    dataset: str,
+    options: dict[str, Any],
+    file_format: str,
+    window: tuple[datetime, datetime],
+    top_n: int = 15,
 ) -> ProfileSummary:
     out = WORK_DIR / "out" / f"profile.{file_format}"
     out.parent.mkdir(parents=True, exist_ok=True)
     profiler = cProfile.Profile()
     profiler.enable()
-    run = run_operator(dataset, options, file_format, out)
+    run = run_operator(dataset, options, file_format, out, window)
     profiler.disable()
     stats = pstats.Stats(profiler)
     raw_stats: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
@@ -104,4 +110,4 @@ def profile_operator(
         stats.sort_stats("cumulative").print_stats(40)
     categories = sorted(by_category.items(), key=lambda kv: kv[1], reverse=True)
     del total
-    return ProfileSummary(run.seconds, categories, rows[:top_n], text_path)
+    return ProfileSummary(run.seconds, run.result["rows"], categories, rows[:top_n], text_path)

@@ -38,7 +38,11 @@ def _record_id(record: dict) -> int:
 
 
 def keyset_pages(
-    session: requests.Session, url: str, params: Sequence[tuple[str, str]], page_size: int
+    session: requests.Session,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    page_size: int,
+    max_pages: int | None = None,
 ) -> RawResult:
     """``orderby=id&order=asc&fields[]=id>{last}``, stop on a short page."""
     records = pages = 0
@@ -59,12 +63,16 @@ def keyset_pages(
         records += len(data)
         if data:
             last = _record_id(data[-1])
-        if len(data) < page_size:
+        if len(data) < page_size or pages == max_pages:
             return RawResult(records, pages, last or None)
 
 
 def offset_pages(
-    session: requests.Session, url: str, params: Sequence[tuple[str, str]], page_size: int
+    session: requests.Session,
+    url: str,
+    params: Sequence[tuple[str, str]],
+    page_size: int,
+    max_pages: int | None = None,
 ) -> RawResult:
     """``start=k*limit&limit=..&total=false``, stop on a short page."""
     records = pages = 0
@@ -83,7 +91,7 @@ def offset_pages(
         records += len(data)
         if data:
             last = _record_id(data[-1])
-        if len(data) < page_size:
+        if len(data) < page_size or pages == max_pages:
             return RawResult(records, pages, last)
 
 
@@ -96,10 +104,12 @@ def run_raw(
     access_token: str,
     paging: str,
     page_size: int = 1000,
+    max_pages: int | None = None,
 ) -> RawResult:
     """One JWT, then every page of ``base_url/path`` with ``paging`` 'keyset' or 'offset'."""
     with requests.Session() as session:
         jwt = fetch_jwt(session, auth_url, access_token)
         session.headers["Authorization"] = f"Bearer {jwt}"
         loop = keyset_pages if paging == "keyset" else offset_pages
-        return loop(session, f"{base_url.rstrip('/')}/{path.lstrip('/')}", params, page_size)
+        url = f"{base_url.rstrip('/')}/{path.lstrip('/')}"
+        return loop(session, url, params, page_size, max_pages)

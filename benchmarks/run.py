@@ -8,9 +8,11 @@ write RESULTS.md unless ``--write`` is given).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from benchmarks.common import (
     setup_environment,
 )
 
-SECTIONS = ("parse", "throughput", "latency", "capacity", "profile", "memory")
+SECTIONS = ("parse", "throughput", "latency", "components", "capacity", "profile", "memory")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 LATENCY_S = 0.05
 
@@ -56,7 +58,7 @@ def _cases(facts: dict[str, Any]) -> list[Any]:
 def run_sandbox_benchmarks(
     report: Report, args: argparse.Namespace, token: str, details: dict[str, Any]
 ) -> None:
-    from benchmarks import capacity, profiling, throughput
+    from benchmarks import capacity, components, profiling, throughput
 
     wanted = set(args.only)
     options: dict[str, Any] = {"profiles": args.profiles}
@@ -69,8 +71,21 @@ def run_sandbox_benchmarks(
         with connection_env(sandbox, token):
             _warm_imports()
             learned = {case.name: throughput.learn(sandbox, case) for case in cases}
-            for case in cases:
-                throughput.report_calls(report, case, learned[case.name][2])
+            # the last fifth of the seeded span: about a fifth of the profiles, a count that
+            # is not a multiple of 1000
+            lo, hi = facts["span"]
+            window = (_utc(hi - (hi - lo) / 5), _utc(hi))
+            windowed = dataclasses.replace(
+                cases[0],
+                name="profiles (last fifth)",
+                window=window,
+                expected=sandbox.count("profiles", *window, **cases[0].options),
+            )
+            for case in [*cases, windowed]:
+                calls = (
+                    learned[case.name][2] if case in cases else throughput.learn(sandbox, case)[2]
+                )
+                throughput.report_calls(report, case, calls)
             details["api_calls"] = {
                 name: {k: v for k, v in calls.items() if k != "data_requests"}
                 for name, (_, _, calls) in learned.items()
@@ -98,6 +113,13 @@ def run_sandbox_benchmarks(
                     details["throughput"][f"{case.name}, {latency * 1000:.0f} ms"] = {
                         k: [round(s, 2) for s in v] for k, v in res.seconds.items()
                     }
+            if "components" in wanted:
+                print("per-record cost of each stage (profiles)", flush=True)
+                path, params, _ = learned["profiles"]
+                costs = components.measure(
+                    sandbox.url, sandbox.extra["auth_url"], token, path, params, cases[0].options
+                )
+                components.report_costs(report, costs)
             if "capacity" in wanted:
                 print("capacity: concurrent raw clients", flush=True)
                 path, params, _ = learned["profiles"]
@@ -107,9 +129,13 @@ def run_sandbox_benchmarks(
             if "profile" in wanted:
                 print("profile: cProfile of the operator (profiles -> JSONL/Parquet)", flush=True)
                 details["profile"] = {
-                    fmt: profiling.profile_operator("profiles", cases[0].options, fmt)
+                    fmt: profiling.profile_operator("profiles", cases[0].options, fmt, window)
                     for fmt in ("jsonl", "parquet")
                 }
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
 
 
 def _warm_imports() -> None:
@@ -164,7 +190,7 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
             "",
             f"## Profile: operator, profiles -> {fmt}, no added latency",
             "",
-            f"cProfile of one run ({prof.seconds:.2f} s under the profiler; the profiler "
+            f"cProfile of one run ({prof.rows:,} rows, {prof.seconds:.2f} s under the profiler; the profiler "
             "itself inflates pure-Python work). Own time (tottime) of the thread running "
             f"`execute`, by category; full listing in `{prof.text_path.relative_to(REPO)}`.",
             "",
@@ -220,12 +246,20 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import parse_cost
 
         parse_cost.run(report, repeats=args.parse_repeats)
-    if set(args.only) & {"throughput", "latency", "capacity", "profile"}:
-        run_sandbox_benchmarks(report, args, token, details)
+    memory_sandboxes = []
     if "memory" in args.only:
-        from benchmarks import memory
+        # seeded while the throughput sandbox seeds too: nothing is measured meanwhile
+        memory_sandboxes = [SandboxProcess(profiles=n).start() for n in args.memory_sizes]
+    try:
+        if set(args.only) & set(SECTIONS[1:-1]):
+            run_sandbox_benchmarks(report, args, token, details)
+        if memory_sandboxes:
+            from benchmarks import memory
 
-        memory.run(report, token, sizes=args.memory_sizes)
+            memory.run(report, token, memory_sandboxes)
+    finally:
+        for sandbox in memory_sandboxes:
+            sandbox.__exit__(None, None, None)
     elapsed = time.perf_counter() - started
     text = render(report, details, facts, elapsed)
     print("\n" + text)

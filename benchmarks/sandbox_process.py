@@ -42,6 +42,7 @@ def _facts(server: Any) -> dict[str, Any]:
     database_id = 7616  # the sandbox's main database (all profiles but a few percent)
     facts: dict[str, Any] = {"database_id": database_id}
     facts["profiles_total"] = len(data.expected_ids("profiles", *WINDOW, database_id=database_id))
+    facts["span"] = [data.span_start, data.span_end]  # UTC epoch seconds
     for event in ("clicks", "deliveries"):
         facts[f"{event}_total"] = len(data.expected_ids(event, *WINDOW, product="draganddrop"))
     return facts
@@ -94,6 +95,11 @@ def main() -> int:
                     _reply({"ok": True, "stats": _stats(server)})
                 elif name == "facts":
                     _reply({"ok": True, "facts": _facts(server)})
+                elif name == "count":  # ground truth: records of a dataset in a window
+                    ids = server.data.expected_ids(
+                        command["dataset"], command["start"], command["end"], **command["options"]
+                    )
+                    _reply({"ok": True, "count": len(ids)})
                 elif name == "requests":
                     _reply({"ok": True, **_requests(server, int(command.get("since", 0)))})
                 elif name == "stop":

@@ -104,7 +104,7 @@ start() {
     export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$(pick_port 8794 "triggerer log server")"
     export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=10
     export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
-    export AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME=0.5
+
     export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60 # a busy laptop can be slower than 5 s
 
     say "preparing the Airflow database in .demo/airflow (log: .demo/migrate.log)"
@@ -117,7 +117,7 @@ start() {
     echo $! >"$DEMO/airflow.pid"
 
     DEMO_T0="$t0" DEMO_DAYS="$DAYS" DAG_ID="$DAG_ID" API_PORT="$api_port" "$PY" - <<'PYEOF'
-import json, os, subprocess, sys, time, urllib.request
+import json, os, subprocess, sys, time, urllib.error, urllib.request
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -168,16 +168,43 @@ def healthy():
     return all(health.get(p, {}).get("status") == "healthy" for p in ("scheduler", "triggerer", "dag_processor"))
 
 
-def airflow(*args):
+def airflow(*args, attempts=4):
     say("$ airflow " + " ".join(args))
-    done = subprocess.run(["airflow", *args], capture_output=True, text=True)
+    for attempt in range(1, attempts + 1):
+        done = subprocess.run(["airflow", *args], capture_output=True, text=True)
+        # SQLite refuses at once when two processes upgrade a read to a write: try again.
+        if done.returncode == 0 or "database is locked" not in done.stderr or attempt == attempts:
+            break
+        if args[:2] == ("backfill", "create"):
+            wait("the half-created backfill to settle", no_active_backfill, 300)
+        time.sleep(2)
     if done.returncode:
         sys.exit(f"demo: ERROR: airflow {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+
+def no_active_backfill():
+    backfills = api("GET", f"backfills?dag_id={dag_id}")["backfills"]
+    return not any(not b.get("completed_at") for b in backfills)
+
+
+def store_connection():
+    """Also keep copernica_default in the database, so the UI lists it (with its Test button).
+    The tasks read the environment variable, which Airflow looks at first."""
+    conn = json.loads(os.environ["AIRFLOW_CONN_COPERNICA_DEFAULT"])
+    body = {"connection_id": "copernica_default", "conn_type": conn["conn_type"],
+            "host": conn["host"], "password": conn["password"], "extra": json.dumps(conn["extra"])}
+    try:
+        api("POST", "connections", body)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
+        api("PATCH", "connections/copernica_default", body)
 
 
 wait("Airflow to be up", healthy, 600)
 wait(f"the DAG {dag_id} to be parsed", lambda: api("GET", f"dags/{dag_id}"), 300)
 say(f"Airflow is up ({time.time() - t0:.0f}s)")
+store_connection()
 today = datetime.now(timezone.utc).date()
 first, last = today - timedelta(days=days), today - timedelta(days=1)
 airflow("dags", "unpause", dag_id)
@@ -197,7 +224,7 @@ def done():
             say(f"first file landed {first_file:.0f}s after `make demo` started")
     runs = [r for r in api("GET", f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
             if (r.get("data_interval_start") or "")[:10] in wanted]
-    latest = {}
+    latest = {}  # a day can have an older run (the scheduler's) and a newer one (the backfill's)
     for r in sorted(runs, key=lambda r: r.get("run_after") or ""):
         latest[r["data_interval_start"][:10]] = r
     finished = [r for r in latest.values() if r["state"] in ("success", "failed")]

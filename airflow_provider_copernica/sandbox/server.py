@@ -355,7 +355,7 @@ class SandboxApp:
                 after = None
                 if isinstance(result, tuple):
                     result, after = result
-                body = _dumps(result)
+                body = result if isinstance(result, bytes) else _dumps(result)
                 if truncate:
                     body = body[: max(1, len(body) // 2)]
                 return Response(200, body, after=after)
@@ -490,8 +490,11 @@ class SandboxApp:
         )
         dataonly = query.boolean("dataonly", False)
         rows = selection.rows[start : start + limit]
-        items = [table.render(i, dataonly) for i in rows]
-        body = envelope(items, start, limit, selection.total if with_total else None)
+        head: dict[str, Any] = {"start": start, "limit": limit, "count": len(rows)}
+        if with_total:
+            head["total"] = selection.total
+        items = b",".join([table.render_json(i, dataonly) for i in rows])
+        body = _dumps(head)[:-1] + b',"data":[' + items + b"]}"
         if self.faults.churn and rows:
             last = table.ids[rows[-1]]
             return body, lambda: self.data.churn(table, last)

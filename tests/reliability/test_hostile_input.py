@@ -41,7 +41,9 @@ CASES = [
     Case("dataset-path-injection", r"Unknown dataset", {"dataset": "../identity"}),
     # options that end up in URL paths
     Case("options-not-a-mapping", r"must be a mapping", {**P, "dataset_options": "id=7616"}),
-    Case("id-path-traversal", r"database_id.*positive integer", _opts(database_id="1/../databases")),
+    Case(
+        "id-path-traversal", r"database_id.*positive integer", _opts(database_id="1/../databases")
+    ),
     Case("id-query-injection", r"database_id.*positive integer", _opts(database_id="1&limit=5")),
     Case("id-question-mark", r"database_id.*positive integer", _opts(database_id="7616?limit=5")),
     Case("id-encoded-slash", r"database_id.*positive integer", _opts(database_id="7616%2F..")),
@@ -106,28 +108,34 @@ CASES = [
     Case("legacy-paths-not-bool", r"legacy_paths must be true or false", C, {"legacy_paths": 2}),
     # the window (manual runs: params)
     Case(
-        "malformed-date", r"date_from='2026-13-45' is not a valid date", C,
+        "malformed-date",
+        r"date_from='2026-13-45' is not a valid date",
+        C,
         params={"date_from": "2026-13-45", "date_to": "2026-12-31"},
     ),
     Case(
-        "reversed-window", r"date_from must be before date_to", C,
+        "reversed-window",
+        r"date_from must be before date_to",
+        C,
         params={"date_from": "2026-02-02", "date_to": "2026-02-01"},
     ),
     Case(
-        "date-injection", r"is not a valid date", C,
+        "date-injection",
+        r"is not a valid date",
+        C,
         params={"date_from": "2026-01-01; rm -rf /", "date_to": "2026-01-02"},
     ),
     Case(
-        "impossible-offset", r"is not a valid date", C,
+        "impossible-offset",
+        r"is not a valid date",
+        C,
         params={"date_from": "2026-01-01T00:00:00+25:00", "date_to": "2026-01-02"},
     ),
     Case("no-window", r"no data interval.*date_from", C, params={}),
     Case("zero-width-interval", r"CronDataIntervalTimetable", C, zero_width=True),
     # the output
     Case("output-uri-not-a-string", r"output_uri must be a string", {**C, "output_uri": 42}),
-    Case(
-        "output-unknown-scheme", r"(?i)gopher", {**C, "output_uri": "gopher://example/x.jsonl"}
-    ),
+    Case("output-unknown-scheme", r"(?i)gopher", {**C, "output_uri": "gopher://example/x.jsonl"}),
 ]
 
 
@@ -184,8 +192,13 @@ def test_output_under_a_file_is_refused_before_any_request(
     assert blocker.read_text() == "not a directory"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["../../escaped", "%2e%2e/%2e%2e/escaped", "..%2F..%2Fescaped", "..\\..\\escaped"],
+    ids=["dotdot", "encoded-dots", "encoded-slashes", "backslashes"],
+)
 def test_templated_output_uri_cannot_escape_its_directory(
-    sandbox: Any, connect: Callable[..., str], tmp_path: Path
+    name: str, sandbox: Any, connect: Callable[..., str], tmp_path: Path
 ) -> None:
     """A templated component (here a param a UI user types) must not climb out of the
     directory the DAG author wrote: ``..`` segments are refused, or the file stays inside."""
@@ -196,7 +209,7 @@ def test_templated_output_uri_cannot_escape_its_directory(
     base.mkdir(parents=True)
     end = anchor_of(sandbox)
     context = make_context(end - timedelta(days=30), end, run_id="hostile")
-    context["params"] = {"name": "../../escaped"}
+    context["params"] = {"name": name}
     case = Case("", "", {**C, "output_uri": f"file://{base}/{{{{ params.name }}}}.jsonl"})
     try:
         _run(case, context, base)
@@ -220,6 +233,17 @@ def test_naive_datetimes_are_read_as_utc(
     }
     case = Case("", "", {**C, "allow_empty": True})
     result = _run(case, {"run_id": "naive", "params": params}, tmp_path)
+    assert result["interval_start"] == start.isoformat()
+    assert result["interval_end"] == end.isoformat()
+
+    # A data interval in another zone (a DAG timezone) is the same instants, in UTC.
+    import pendulum
+
+    amsterdam = pendulum.timezone("Europe/Amsterdam")
+    context = make_context(start, end)
+    context["data_interval_start"] = pendulum.instance(start).in_timezone(amsterdam)
+    context["data_interval_end"] = pendulum.instance(end).in_timezone(amsterdam)
+    result = _run(case, context, tmp_path)
     assert result["interval_start"] == start.isoformat()
     assert result["interval_end"] == end.isoformat()
 

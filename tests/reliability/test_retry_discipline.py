@@ -13,7 +13,7 @@ from .conftest import data_requests, seen_requests
 
 MAX_RETRIES = 2
 RETRYABLE = ["429:{n}:0.01", "502:{n}", "503:{n}", "504:{n}", "reset:{n}", "truncate:{n}"]
-RETRYABLE += ["timeout:{n}:1.0"]  # with a 0.3 s client timeout
+RETRYABLE += ["timeout:{n}:1.5"]  # with a 0.6 s client timeout
 
 
 def _hook(kind: str) -> Any:
@@ -38,7 +38,7 @@ def _calls_to(server: Any, path: str) -> int:
 
 @pytest.fixture
 def budget_conn(connect: Callable[..., str]) -> str:
-    return connect(max_retries=MAX_RETRIES, timeout=0.3)
+    return connect(max_retries=MAX_RETRIES, timeout=0.6)
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

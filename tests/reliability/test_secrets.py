@@ -348,7 +348,8 @@ def test_authorize_keeps_the_client_secret_out_of_sight(sandbox: Any, connect: A
     exchanges = [r for r in seen_requests(sandbox) if r.path == "/v4/token"]
     assert len(exchanges) == 1, "the authorization code was exchanged more than once"
     leaks_in_urls = [
-        u for u in everything_sandbox_saw_in_urls(sandbox)
+        u
+        for u in everything_sandbox_saw_in_urls(sandbox)
         if SANDBOX_CLIENT_SECRET in u and not u.startswith("/v4/token?")
     ]
     assert leaks_in_urls == []
