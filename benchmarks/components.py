@@ -21,7 +21,7 @@ from benchmarks.common import WORK_DIR, Report
 from benchmarks.extract_run import WINDOW
 from benchmarks.raw import fetch_jwt
 
-PAGES = 5
+PAGES = 20
 
 
 def _per_record(

@@ -77,7 +77,13 @@ def count_output(path: Path, file_format: str) -> int:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak resident set (VmHWM). Not ``ru_maxrss``: Linux keeps that across
+    execve, so a child would report its parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:

@@ -158,8 +158,10 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
         "",
         "Written by `make bench` (`python -m benchmarks.run`): the figures of the last run on "
         "this machine. The sandbox runs in its own process on 127.0.0.1; the client (operator "
-        "or raw loop) in another. Throughput figures are the best of the repeated runs; the "
-        "machine may be shared, so compare figures from the same run (ratios), not across runs.",
+        "or raw loop) in another. Throughput and parse figures are the best of the repeated runs; "
+        "the machine may be shared, so compare figures from the same run (ratios), not across "
+        "runs. `client CPU` and `per record` figures are CPU time of the client process, which "
+        "other load disturbs much less than wall time.",
         "",
         "| machine | |",
         "|---|---|",

@@ -23,6 +23,7 @@ import threading
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import accumulate
 from typing import Any
 
 from airflow_provider_copernica.sandbox.tables import Table
@@ -222,6 +223,15 @@ GENERATORS: dict[str, Callable[[int, int], str]] = {
 }
 
 
+def _random_words(rng: random.Random, count: int) -> array:
+    """``count`` random 32-bit unsigned integers."""
+    words = array("I")
+    if words.itemsize == 4:
+        words.frombytes(rng.randbytes(4 * count))
+        return words
+    return array("L", (rng.getrandbits(32) for _ in range(count)))  # exotic platforms
+
+
 def _field_defs(fields: Sequence[tuple[str, str, str]], first_id: int) -> list[dict[str, Any]]:
     return [
         {
@@ -400,7 +410,8 @@ class SandboxData:
             self.profile_tables[spec["id"]] = table
             for coll in spec["collections"]:
                 n_sub = round(count * coll["per_profile"]) if count else 0
-                parents = array("q", (table.ids[rng.randrange(count)] for _ in range(n_sub)))
+                owners = table.ids
+                parents = array("q", [owners[w % count] for w in _random_words(rng, n_sub)])
                 sub = self._people(
                     rng,
                     f"subprofiles:{coll['id']}",
@@ -472,29 +483,27 @@ class SandboxData:
         )
         span = self.span_end - self.span_start
         gaps = rng.randbytes(count)
-        rand = array("I")
-        if rand.itemsize == 4:
-            rand.frombytes(rng.randbytes(4 * count))
-        else:  # platforms where "I" is not 32 bits
-            rand = array("L", (int.from_bytes(rng.randbytes(4), "little") for _ in range(count)))
-        moments = [self.span_start + rng.randrange(span) for _ in range(count)]
+        rand = _random_words(rng, count)
+        offsets = _random_words(rng, count)
+        first = self.span_start
+        moments = [first + v % span for v in offsets]
         for position, moment in zip(
             rng.sample(range(count), min(count, len(self.special_instants))),
             self.special_instants,
             strict=False,
         ):
             moments[position] = moment
-        ident = id_base
-        ids, ts, lts = table.ids, table.ts, table.lts
-        for i in range(count):
-            ident += 1 + gaps[i] % 3
-            ids.append(ident)
-            ts.append(moments[i])
-            lts.append(local_naive(moments[i]))
-            table.created.append(moments[i] - (rand[i] % (400 * DAY)))
-            # ~2% of records are removed: empty fields, removed = time of removal = modified
-            table.removed_at.append(moments[i] if gaps[i] >= 250 else 0)
-            table.src.append(i)
+        steps = [1 + g % 3 for g in gaps]
+        table.ids = array("q", accumulate(steps, initial=id_base))[1:]
+        table.ts = array("q", moments)
+        table.lts = array("q", map(local_naive, moments))
+        window = 400 * DAY
+        table.created = array("q", [m - r % window for m, r in zip(moments, rand, strict=True)])
+        # ~2% of records are removed: empty fields, removed = time of removal = modified
+        table.removed_at = array(
+            "q", [m if g >= 250 else 0 for m, g in zip(moments, gaps, strict=True)]
+        )
+        table.src = array("l", range(count))
         table.rand = rand
         return table
 
@@ -507,7 +516,7 @@ class SandboxData:
         main = self.profile_tables[7616]
         alive = [i for i in range(len(main.ids)) if not main.removed_at[i]]
         orders = self.subprofile_tables[6312]
-        scale = min(4.0, max(1.0, self.profile_count / 3000))
+        scale = min(2.0, max(1.0, self.profile_count / 3000))
         for product, first_id, per_week in (("draganddrop", 169, 1.6), ("html", 1281, 1.2)):
             prng = random.Random(f"{self.seed}:{product}")
             # every week of the span has sendings, so any recent window has events
