@@ -37,6 +37,8 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
             "pendulum",
             "replace' of 'datetime",
             "utcoffset",
+            "strftime",
+            "records.py:",  # only its timestamp helpers; see _TIMESTAMP_HELPERS
         ),
     ),
     (
@@ -72,10 +74,17 @@ def _label(func: tuple[str, int, str]) -> str:
     return f"{short}:{line}({name})"
 
 
+_TIMESTAMP_HELPERS = ("(convert)", "(_hour_base)", "(naive_to_utc)", "(slow)")
+
+
 def categorize(label: str) -> str:
     for category, needles in CATEGORIES:
-        if any(n in label for n in needles):
-            return category
+        for needle in needles:
+            if needle == "records.py:":
+                if needle in label and label.endswith(_TIMESTAMP_HELPERS):
+                    return category
+            elif needle in label:
+                return category
     return "other"
 
 

@@ -91,9 +91,9 @@ def test_one_jwt_exchange_serves_many_calls(sandbox: Any, connect: Callable[...,
 
 def test_expired_jwt_is_fetched_again(sandbox: Any, connect: Callable[..., str]) -> None:
     hook = CopernicaHook(connect())
-    sandbox.faults.set("jwt_ttl:2")
+    sandbox.faults.set("jwt_ttl:5")
     assert hook.get("identity")["name"]
-    time.sleep(2.1)
+    time.sleep(5.1)
     assert hook.get("identity")["name"]
     assert hook.auth_calls == 2
     assert len(bearer_tokens(sandbox)) == 2

@@ -125,9 +125,16 @@ async def test_fires_at_once_when_data_exists(conn: str, sandbox: Any) -> None:
 async def test_fires_when_records_are_added(conn: str, sandbox: Any) -> None:
     assert truth(sandbox, "clicks", QUIET) == 0
     moments = [QUIET[0] + timedelta(hours=h) for h in (1, 2, 23)]
-    loop = asyncio.get_running_loop()
-    loop.call_later(0.5, lambda: sandbox.data.add_records("clicks", moments))
+
+    async def add_after_first_poll() -> None:
+        # Wait until the trigger has seen the empty window once (timing-independent).
+        while not data_calls(sandbox):
+            await asyncio.sleep(0.05)
+        sandbox.data.add_records("clicks", moments)
+
+    adder = asyncio.create_task(add_after_first_poll())
     event = await first_event(trigger(QUIET, min_records=3))
+    await adder
     assert event["status"] == "success"
     assert event["count"] == 3 == truth(sandbox, "clicks", QUIET)
     assert len(data_calls(sandbox)) >= 2  # polled while empty, then saw the records

@@ -224,7 +224,7 @@ def test_every_process_is_ours_to_stop(airflow: AirflowStandalone) -> None:
 
     assert airflow.process is not None
     children = psutil.Process(airflow.process.pid).children(recursive=True)
-    names = " ".join(" ".join(c.cmdline()[1:3]) for c in children if c.is_running())
-    for component in ("scheduler", "dag-processor", "triggerer", "api-server"):
+    names = " ".join(" ".join(c.cmdline()) for c in children if c.is_running())
+    for component in ("scheduler", "dag-processor", "triggerer", "api_server"):
         assert component in names, names
     assert all(os.getpgid(c.pid) == airflow.process.pid for c in children if c.is_running())
