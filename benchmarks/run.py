@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
 import time
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from typing import Any
 
 from benchmarks.common import (
     REPO,
+    WORK_DIR,
     Report,
     SandboxProcess,
     connection_env,
@@ -194,7 +196,7 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
             "",
             f"cProfile of one run ({prof.rows:,} rows, {prof.seconds:.2f} s under the profiler; the profiler "
             "itself inflates pure-Python work). Own time (tottime) of the thread running "
-            f"`execute`, by category; full listing in `{prof.text_path.relative_to(REPO)}`.",
+            f"`execute`, by category; full listing in `{prof.text_path.relative_to(REPO)}` (local, not committed).",
             "",
             "| category | seconds | share |",
             "|---|---|---|",
@@ -236,7 +238,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    setup_environment()
+    home = setup_environment()
     started = time.perf_counter()
     facts = machine_facts()
     print(f"benchmarks on {facts['cpu']}, load {facts['load average at start']}", flush=True)
@@ -262,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sandbox in memory_sandboxes:
             sandbox.__exit__(None, None, None)
+    # outputs were checked run by run; only the profile listings are kept
+    shutil.rmtree(WORK_DIR / "out", ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
     elapsed = time.perf_counter() - started
     text = render(report, details, facts, elapsed)
     print("\n" + text)
