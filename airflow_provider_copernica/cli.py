@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profiles", type=int, default=None, help="Number of seeded profiles.")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
+        "--events",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Scale the event data to about N clicks per product (load tests; default: the "
+        "natural volume, 2,000-4,000).",
+    )
+    p.add_argument(
         "--anchor",
         default=None,
         help="End date of the seeded data span, YYYY-MM-DD (default: today, UTC).",
@@ -108,8 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("datasets", "preview"):
         from airflow_provider_copernica import preview
 
-        return preview.datasets_command(args) if args.command == "datasets" else (
-            preview.preview_command(args)
+        return (
+            preview.datasets_command(args)
+            if args.command == "datasets"
+            else (preview.preview_command(args))
         )
     from airflow_provider_copernica.sandbox.server import sandbox_command
 

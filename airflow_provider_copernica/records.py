@@ -2,7 +2,9 @@
 
 The per-record work is the hot loop of every extraction, so a :class:`RowPlan` is compiled
 once per extraction into a single Python function (no per-record dict walking over a column
-list), and timestamp strings are converted through a per-extraction ``lru_cache``.
+list). Timestamps, the dearest part, are converted by text: the UTC hour of each naive local
+hour is computed once per extraction and the minutes and seconds are copied, and the window
+check compares UTC ISO strings (see :func:`timestamp_converter`).
 
 Timestamps: Copernica sends naive ``YYYY-MM-DD hh:mm:ss`` in the connection's time zone. They
 become UTC ISO-8601 strings with an offset. On the autumn DST change the naive hour 02:00-03:00
@@ -24,28 +26,28 @@ from airflow_provider_copernica.schema import Column
 Row = dict[str, Any]
 RowFunction = Callable[[Mapping[str, Any]], "Row | None"]
 
-_NO_TIME: tuple[None, None] = (None, None)
 _MISSING: Any = object()
-_LAST_SECOND = timedelta(minutes=59, seconds=59)
+_LAST_SECOND_OF_HOUR = timedelta(minutes=59, seconds=59)
 _EMPTY: dict[str, Any] = {}
 
 
 def naive_to_utc(text: str, tz: ZoneInfo) -> datetime | None:
     """``"2026-10-25 02:30:00"`` in ``tz`` -> aware UTC datetime (fold=0; gaps shift forward).
 
-    Dates (``YYYY-MM-DD``) mean local midnight. Empty and ``0000-00-00...`` values give None.
+    Dates (``YYYY-MM-DD``) mean local midnight. Empty, ``0000-00-00...`` and invalid values
+    give None.
     """
     if not text or text.startswith("0000-00-00"):
         return None
     try:
         naive = datetime.fromisoformat(text)
-    except ValueError:
+        if naive.tzinfo is not None:
+            return naive.astimezone(timezone.utc)
+        # zoneinfo resolves fold=0 in a gap with the offset before the change: 02:30 CET is
+        # 01:30 UTC = 03:30 CEST, i.e. shifted forward; in the repeated hour it is the first one.
+        return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or beyond year 1..9999 once in UTC
         return None
-    if naive.tzinfo is not None:
-        return naive.astimezone(timezone.utc)
-    # zoneinfo resolves fold=0 in a gap with the offset before the change: 02:30 CET is
-    # 01:30 UTC = 03:30 CEST, i.e. shifted forward; in the repeated hour it is the first one.
-    return naive.replace(tzinfo=tz).astimezone(timezone.utc)
 
 
 def utc_to_naive(moment: datetime, tz: ZoneInfo) -> datetime:
@@ -75,49 +77,46 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def _hour_base(key: str, tz: ZoneInfo) -> tuple[str, int] | None:
-    """For the naive local hour ``YYYY-MM-DD HH``: (its UTC ``YYYY-MM-DDTHH:`` prefix, UTC
-    epoch of its start), or None when the hour does not map to one whole UTC hour."""
+def _utc_hour(key: str, tz: ZoneInfo) -> str | None:
+    """Naive local hour ``YYYY-MM-DD HH`` -> its UTC ``YYYY-MM-DDTHH``, or None when the hour
+    is not one whole UTC hour (a DST change inside it, a half-hour offset, not a time)."""
     try:
         start = datetime.fromisoformat(f"{key}:00:00")
-    except ValueError:
+        # tz.utcoffset(naive) reads the wall time as fold=0, like naive_to_utc
+        offset = tz.utcoffset(start)
+        if offset != tz.utcoffset(start + _LAST_SECOND_OF_HOUR) or offset.seconds % 3600:
+            return None
+        return (start - offset).isoformat()[:13]
+    except (ValueError, OverflowError):
         return None
-    first = start.replace(tzinfo=tz).astimezone(timezone.utc)
-    last = (start + _LAST_SECOND).replace(tzinfo=tz).astimezone(timezone.utc)
-    if first.minute or first.second or last - first != _LAST_SECOND:
-        return None  # half-hour offsets or a change inside the hour: take the slow path
-    return first.strftime("%Y-%m-%dT%H:"), int(first.timestamp())
 
 
-def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 14) -> Callable[[str], tuple]:
-    """``text -> (utc iso string, epoch seconds)``; ``(None, None)`` if not a time.
+def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 14) -> Callable[[str], str | None]:
+    """``text -> UTC ISO-8601 string`` (``2026-10-25T00:30:00+00:00``); None if not a time.
 
-    The zone's offset is looked up once per naive local hour (DST changes happen on whole
+    The UTC hour of each naive local hour is computed once (DST changes happen on whole
     hours); minutes and seconds are carried over as text. Anything unusual goes through
-    :func:`naive_to_utc` (cached).
+    :func:`naive_to_utc` (cached); both paths give the same string.
     """
-    hours: dict[str, tuple[str, int] | None] = {}
+    hours: dict[str, str | None] = {}
+    parse = datetime.fromisoformat
 
     @lru_cache(maxsize=cache_size)
-    def slow(text: str) -> tuple:
-        moment = naive_to_utc(text, tz)
-        return _NO_TIME if moment is None else (moment.isoformat(), int(moment.timestamp()))
+    def slow(text: str) -> str | None:
+        return iso_utc(naive_to_utc(text, tz))
 
-    def convert(text: str) -> tuple:
-        if len(text) == 19 and text[13] == ":" and text[16] == ":":
+    def convert(text: str) -> str | None:
+        if len(text) == 19 and text[13] == ":" == text[16]:  # YYYY-MM-DD hh:mm:ss
             key = text[:13]
-            base = hours.get(key, _MISSING)
-            if base is _MISSING:
-                base = hours[key] = _hour_base(key, tz)
-            minute, second = text[14:16], text[17:19]
-            if (
-                base is not None
-                and minute.isdigit()
-                and second.isdigit()
-                and minute < "60"
-                and second < "60"
-            ):
-                return base[0] + text[14:] + "+00:00", base[1] + int(minute) * 60 + int(second)
+            prefix = hours.get(key, _MISSING)
+            if prefix is _MISSING:
+                prefix = hours[key] = _utc_hour(key, tz)
+            if prefix is not None:
+                try:
+                    parse(text)  # validates the minutes and seconds
+                except ValueError:
+                    return None
+                return prefix + text[13:] + "+00:00"
         return slow(text)
 
     return convert
@@ -273,11 +272,16 @@ class RowPlan:
             return f"{parents[parent]}.get({path[-1]!r})"
 
         if window is not None and timestamp_field:
-            namespace["LO"], namespace["HI"] = window[0].timestamp(), window[1].timestamp()
+            # UTC ISO-8601 strings of one format sort like the moments they name:
+            # "...T00:30:00+00:00" is >= the bound "...T00:30:00" and < "...T00:30:00.5"
+            namespace["LO"], namespace["HI"] = (
+                moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+                for moment in window
+            )
             ts_src = source(paths.get(timestamp_field, default_path(timestamp_field)))
             lines.append(f"    t = {ts_src}")
-            lines.append("    t = _ts(t) if t.__class__ is str else (None, None)")
-            lines.append("    if t[1] is None or not (LO <= t[1] < HI): return None")
+            lines.append("    t = _ts(t) if t.__class__ is str else None")
+            lines.append("    if t is None or not (LO <= t < HI): return None")
         items = []
         for i, column in enumerate(self.columns):
             key = repr(column.name)
@@ -287,19 +291,21 @@ class RowPlan:
                 continue
             path = paths.get(column.name, default_path(column.name))
             if window is not None and column.name == timestamp_field and column.type == "timestamp":
-                items.append(f"{key}: t[0]")
+                items.append(f"{key}: t")
                 continue
             src = source(path)
             kind = column.type
             if kind == "timestamp":
-                expr = f"(_ts(v)[0] if (v := {src}).__class__ is str else None)"
+                expr = f"(_ts(v) if (v := {src}).__class__ is str else None)"
             elif kind == "int":
                 expr = (
                     f"(v if (v := {src}).__class__ is int else "
                     "int(v) if v.__class__ is str and v.isdecimal() else _int(v))"
                 )
-            elif kind == "str":
-                expr = f"(v if (v := {src}).__class__ is str else _str(v))"
+            elif kind in ("str", "list"):  # skip the call when the type already matches
+                expr = f"(v if (v := {src}).__class__ is {kind} else _{kind}(v))"
+            elif kind == "json":
+                expr = src
             else:
                 expr = f"_{kind}({src})"
             items.append(f"{key}: {expr}")

@@ -22,7 +22,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from urllib.parse import unquote
 
 import orjson
 
@@ -135,8 +137,18 @@ def _resolve(uri: str | ObjectStoragePath, conn_id: str | None) -> _Target:
     path = _storage_path(uri, conn_id)
     protocol = path.protocol or ""
     if protocol in _LOCAL_PROTOCOLS:
-        local = os.path.abspath(path.path)
-        return _Target(fs=None, path=local, uri=f"file://{local}")
+        # A URI's path is percent-encoded (Path.as_uri() writes a space as %20); a plain path
+        # is taken literally.
+        local = path.path
+        if protocol:
+            local = unquote(local)
+            if ".." in local.replace("\\", "/").split("/"):  # e.g. %2e%2e: climbs out
+                raise CopernicaConfigError(
+                    f"output_uri {str(uri)!r} contains a '..' path segment (percent-encoded); "
+                    "give a path without '..'"
+                )
+        local = os.path.abspath(local)
+        return _Target(fs=None, path=local, uri=Path(local).as_uri())
     try:
         fs = path.fs
     except (ValueError, ImportError) as err:

@@ -74,7 +74,7 @@ def _label(func: tuple[str, int, str]) -> str:
     return f"{short}:{line}({name})"
 
 
-_TIMESTAMP_HELPERS = ("(convert)", "(_hour_base)", "(naive_to_utc)", "(slow)")
+_TIMESTAMP_HELPERS = ("(convert)", "(_utc_hour)", "(naive_to_utc)", "(slow)")
 
 
 def categorize(label: str) -> str:

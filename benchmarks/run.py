@@ -63,7 +63,8 @@ def run_sandbox_benchmarks(
     from benchmarks import capacity, components, profiling, throughput
 
     wanted = set(args.only)
-    options: dict[str, Any] = {"profiles": args.profiles}
+    # events: about that many clicks, so the offset-paging case is as large as the profiles one
+    options: dict[str, Any] = {"profiles": args.profiles, "events": args.events}
     options.update(args.sandbox_option)
     with SandboxProcess(**options) as sandbox:
         details["sandbox"] = f"{options}, started in {sandbox.startup_s:.1f} s"
@@ -112,6 +113,10 @@ def run_sandbox_benchmarks(
                         repeats=repeats,
                     )
                     throughput.report_case(report, res)
+                    if not latency:
+                        details.setdefault("cpu", {})[case.name] = {
+                            kind: res.cpu_us_per_record(kind) for kind in res.cpu
+                        }
                     details["throughput"][f"{case.name}, {latency * 1000:.0f} ms"] = {
                         k: [round(s, 2) for s in v] for k, v in res.seconds.items()
                     }
@@ -122,6 +127,7 @@ def run_sandbox_benchmarks(
                     sandbox.url, sandbox.extra["auth_url"], token, path, params, cases[0].options
                 )
                 components.report_costs(report, costs)
+                details["components"] = costs
             if "capacity" in wanted:
                 print("capacity: concurrent raw clients", flush=True)
                 path, params, _ = learned["profiles"]
@@ -179,6 +185,7 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
     for f in report.figures:
         met = {True: "yes", False: "**no**", None: ""}[f.met]
         lines.append(f"| {f.section} | {f.name} | {f.value} | {f.target} | {met} |")
+    lines += ["", *target_summary(report, details)]
     notes = [f"- {f.section}, {f.name}: {f.note}" for f in report.figures if f.note]
     if notes or report.notes:
         lines += ["", "## Notes", "", *notes, *(f"- {v}" for v in report.notes.values())]
@@ -209,6 +216,45 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
     return "\n".join(lines) + "\n"
 
 
+def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
+    """Which targets this run met, and for a missed operator/raw ratio, where the time goes."""
+    targeted = [f for f in report.figures if f.target]
+    if not targeted:
+        return []
+    met = [f for f in targeted if f.met]
+    missed = [f for f in targeted if f.met is False]
+    lines = [
+        "## Targets",
+        "",
+        f"{len(met)} of {len(targeted)} targets met.",
+        "",
+        *(f"- met: {f.section}, {f.name}: {f.value} ({f.target})" for f in met),
+        *(f"- **not met**: {f.section}, {f.name}: {f.value} ({f.target})" for f in missed),
+    ]
+    cpu = details.get("cpu", {}).get("profiles")
+    costs = details.get("components", {})
+    ratio_missed = any(f.name.startswith("profiles operator -> jsonl, no latency") for f in missed)
+    if ratio_missed and cpu and costs:
+        raw, jsonl = cpu["raw"], cpu["jsonl"]
+        convert = costs.get("row conversion (RowPlan.rows, cold cache)", 0.0)
+        stamps = costs.get("  of which: created+modified timestamps", 0.0)
+        write = costs.get("write JSONL (open_writer, commit)", 0.0)
+        lines += [
+            "",
+            "Why the no-latency ratio stays below 0.5: with the sandbox answering in about a "
+            "millisecond, both loops are bound by the client's CPU, and the GIL keeps the "
+            "prefetch thread from adding a core. The raw loop spends "
+            f"{raw:.1f} µs per profile (HTTP + JSON decode); the operator spends {jsonl:.1f} µs: "
+            f"about the same HTTP + decode, plus row conversion {convert:.1f} µs "
+            f"(of which the created + modified timestamps {stamps:.1f} µs) and "
+            f"the JSONL write {write:.1f} µs. A ratio of 0.5 needs conversion + write <= "
+            f"{raw:.1f} µs, i.e. building a typed 16-column row costing no more than receiving "
+            "and decoding it. With 50 ms latency per request the work overlaps the wait and the "
+            "ratio is met.",
+        ]
+    return lines
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="one repetition, small sizes")
@@ -221,7 +267,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         type=lambda s: (s.split("=", 1)[0], int(s.split("=", 1)[1])),
-        help="extra SandboxServer keyword, e.g. clicks=100000 (repeatable)",
+        help="extra SandboxServer keyword, e.g. events=50000 (repeatable)",
     )
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -232,6 +278,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.latency_repeats = 1 if args.quick else 2
     args.parse_repeats = 1 if args.quick else 3
     args.profiles = 20_000 if args.quick else 100_000
+    args.events = 20_000 if args.quick else 100_000
     args.memory_sizes = (2_000, 50_000) if args.quick else (10_000, 500_000)
     return args
 

@@ -112,13 +112,31 @@ start() {
     "$PY" -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')" \
         "$AIRFLOW_HOME/airflow.db"
 
+    # Runs are created before the scheduler starts: SQLite copes badly with the CLI and the
+    # scheduler writing the same new runs at once.
+    local first last
+    first="$("$PY" -c 'import datetime as d, sys; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=int(sys.argv[1])))' "$DAYS")"
+    last="$("$PY" -c 'import datetime as d; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=1))')"
+    say "registering the example DAGs and queueing the backfill (log: .demo/cli.log)"
+    airflow dags reserialize >"$DEMO/cli.log" 2>&1 || die "airflow dags reserialize failed: see .demo/cli.log"
+    say "\$ airflow dags unpause $DAG_ID"
+    airflow dags unpause "$DAG_ID" >>"$DEMO/cli.log" 2>&1 || die "unpause failed: see .demo/cli.log"
+    # `completed`: a second `make demo` runs the same days again and replaces their files.
+    say "\$ airflow backfill create --dag-id $DAG_ID --from-date $first --to-date $last --reprocess-behavior completed"
+    if ! airflow backfill create --dag-id "$DAG_ID" --from-date "$first" --to-date "$last" \
+        --reprocess-behavior completed >>"$DEMO/cli.log" 2>&1; then
+        grep -q "Another backfill is running" "$DEMO/cli.log" ||
+            die "airflow backfill create failed: see .demo/cli.log"
+        say "the backfill of the previous demo is still active: it carries on"
+    fi
+
     say "starting airflow standalone: scheduler, dag-processor, triggerer, api-server (log: .demo/airflow.log)"
     setsid airflow standalone >"$DEMO/airflow.log" 2>&1 &
     echo $! >"$DEMO/airflow.pid"
 
-    DEMO_T0="$t0" DEMO_DAYS="$DAYS" DAG_ID="$DAG_ID" API_PORT="$api_port" "$PY" - <<'PYEOF'
-import json, os, subprocess, sys, time, urllib.error, urllib.request
-from datetime import date, datetime, timedelta, timezone
+    DEMO_T0="$t0" DEMO_FIRST="$first" DEMO_DAYS="$DAYS" DAG_ID="$DAG_ID" API_PORT="$api_port" "$PY" - <<'PYEOF'
+import json, os, sys, time, urllib.error, urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 home = Path(os.environ["AIRFLOW_HOME"])
@@ -139,11 +157,11 @@ def api(method, path, body=None):
         req = urllib.request.Request(f"{base}/auth/token", method="POST",
                                      data=json.dumps({"username": "admin", "password": password}).encode(),
                                      headers={"Content-Type": "application/json"})
-        token = json.load(urllib.request.urlopen(req, timeout=30))["access_token"]
+        token = json.load(urllib.request.urlopen(req, timeout=90))["access_token"]
     req = urllib.request.Request(f"{base}/api/v2/{path}", method=method,
                                  data=None if body is None else json.dumps(body).encode(),
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req, timeout=30))
+    return json.load(urllib.request.urlopen(req, timeout=90))
 
 
 def wait(what, check, timeout):
@@ -168,25 +186,6 @@ def healthy():
     return all(health.get(p, {}).get("status") == "healthy" for p in ("scheduler", "triggerer", "dag_processor"))
 
 
-def airflow(*args, attempts=4):
-    say("$ airflow " + " ".join(args))
-    for attempt in range(1, attempts + 1):
-        done = subprocess.run(["airflow", *args], capture_output=True, text=True)
-        # SQLite refuses at once when two processes upgrade a read to a write: try again.
-        if done.returncode == 0 or "database is locked" not in done.stderr or attempt == attempts:
-            break
-        if args[:2] == ("backfill", "create"):
-            wait("the half-created backfill to settle", no_active_backfill, 300)
-        time.sleep(2)
-    if done.returncode:
-        sys.exit(f"demo: ERROR: airflow {' '.join(args)} failed:\n{done.stderr[-2000:]}")
-
-
-def no_active_backfill():
-    backfills = api("GET", f"backfills?dag_id={dag_id}")["backfills"]
-    return not any(not b.get("completed_at") for b in backfills)
-
-
 def store_connection():
     """Also keep copernica_default in the database, so the UI lists it (with its Test button).
     The tasks read the environment variable, which Airflow looks at first."""
@@ -204,13 +203,18 @@ def store_connection():
 wait("Airflow to be up", healthy, 600)
 wait(f"the DAG {dag_id} to be parsed", lambda: api("GET", f"dags/{dag_id}"), 300)
 say(f"Airflow is up ({time.time() - t0:.0f}s)")
-store_connection()
-today = datetime.now(timezone.utc).date()
-first, last = today - timedelta(days=days), today - timedelta(days=1)
-airflow("dags", "unpause", dag_id)
-# `completed`: a second `make demo` runs the same days again and replaces their files.
-airflow("backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(),
-        "--to-date", last.isoformat(), "--reprocess-behavior", "completed")
+error = None
+for attempt in range(3):  # the api-server may answer 500 while SQLite is busy
+    try:
+        store_connection()
+        break
+    except Exception as exc:  # only a convenience for the UI: the tasks use the environment
+        error = exc
+        time.sleep(3)
+else:
+    say(f"could not store copernica_default for the UI ({error}); carrying on")
+first = date.fromisoformat(os.environ["DEMO_FIRST"])
+last = first + timedelta(days=days - 1)
 wanted = {(first + timedelta(days=k)).isoformat() for k in range(days)}
 out = home / "data" / "copernica" / dag_id
 first_file = None

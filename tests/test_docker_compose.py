@@ -48,7 +48,9 @@ def test_official_topology_plus_sandbox(compose: dict[str, Any]) -> None:
     }
     env = compose["services"]["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert (
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    )
     assert compose["services"]["airflow-apiserver"]["ports"] == ["8080:8080"]
 
 

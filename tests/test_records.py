@@ -9,9 +9,11 @@ import pytest
 
 from airflow_provider_copernica.records import (
     RowPlan,
+    iso_utc,
     local_days,
     naive_bounds,
     naive_to_utc,
+    timestamp_converter,
     to_int,
     to_list,
 )
@@ -42,9 +44,45 @@ def test_naive_local_times_become_utc_on_dst_days(naive: str, expected: str) -> 
     assert naive_to_utc(naive, AMS).isoformat() == expected
 
 
-@pytest.mark.parametrize("value", ["", "0000-00-00 00:00:00", "not a time"])
+@pytest.mark.parametrize(
+    "value", ["", "0000-00-00 00:00:00", "not a time", "0001-01-01 00:10:00", "2026-06-18 05:61:00"]
+)
 def test_empty_or_invalid_timestamps_are_none(value: str) -> None:
     assert naive_to_utc(value, AMS) is None
+    assert timestamp_converter(AMS)(value) is None
+
+
+# DST changes at 02:00/03:00 (Amsterdam), at midnight (Santiago), by half an hour (Lord Howe),
+# with a half-hour offset (St John's, Kolkata); Apia skipped 2011-12-30 altogether.
+@pytest.mark.parametrize(
+    ("zone", "year"),
+    [
+        ("Europe/Amsterdam", 2026),
+        ("America/Santiago", 2026),
+        ("Australia/Lord_Howe", 2026),
+        ("America/St_Johns", 2026),
+        ("Asia/Kolkata", 2026),
+        ("Pacific/Apia", 2011),
+    ],
+)
+def test_fast_timestamp_conversion_matches_naive_to_utc(zone: str, year: int) -> None:
+    tz = ZoneInfo(zone)
+    convert = timestamp_converter(tz)
+    moment, end, step = datetime(year, 1, 1), datetime(year + 1, 1, 1), timedelta(seconds=1037)
+    checked = 0
+    while moment < end:
+        text = moment.isoformat(sep=" ")
+        assert convert(text) == iso_utc(naive_to_utc(text, tz)), text
+        moment += step
+        checked += 1
+    assert checked > 30_000
+    for text in (
+        "2026-10-25T02:30:00",
+        "2026-10-25",
+        "2026-10-25 02:30:00.250000",
+        "2026-10-25 02:30:00+05:00",
+    ):
+        assert convert(text) == iso_utc(naive_to_utc(text, tz)), text
 
 
 def test_row_plan_flattens_types_and_keeps_lists() -> None:
@@ -119,6 +157,20 @@ def test_row_plan_checks_the_half_open_window() -> None:
     rows = plan.rows(records)
     assert [r["id"] for r in rows] == [2, 3, 4]
     assert rows[0]["modified"] == "2026-10-24T22:00:00+00:00"
+
+
+def test_window_bounds_with_fractions_of_a_second() -> None:
+    window = (utc(2026, 7, 1, 10, 0, 0, 500000), utc(2026, 7, 1, 10, 0, 2, 500000))
+    plan = RowPlan([Column("id", "int")], tz=AMS, window=window, timestamp_field="ts")
+    records = [
+        {"ID": 1, "ts": "2026-07-01 12:00:00"},  # 10:00:00Z: before the start
+        {"ID": 2, "ts": "2026-07-01 12:00:00.500000"},  # exactly the start
+        {"ID": 3, "ts": "2026-07-01 12:00:01"},
+        {"ID": 4, "ts": "2026-07-01 12:00:02"},
+        {"ID": 5, "ts": "2026-07-01T10:00:02.5+00:00"},  # exactly the end
+        {"ID": 6, "ts": "2026-07-01 12:00:03"},
+    ]
+    assert [r["id"] for r in plan.rows(records)] == [2, 3, 4]
 
 
 def test_naive_bounds_widen_the_repeated_hour() -> None:

@@ -578,6 +578,44 @@ def test_profile_counts_scale_and_span(sandbox: SandboxServer) -> None:
     assert last_week
 
 
+def test_events_option_scales_the_clicks_and_keeps_the_rest() -> None:
+    everything = ("2000-01-01", "2100-01-01")
+    plain = SandboxData(profiles=300, seed=7, anchor=date(2026, 11, 20))
+    with SandboxServer(profiles=300, seed=7, anchor=date(2026, 11, 20), events=8000) as server:
+        data = server.data
+        for product in ("draganddrop", "html"):
+            natural = plain.expected_ids("clicks", *everything, product=product)
+            scaled = data.expected_ids("clicks", *everything, product=product)
+            assert len(natural) < 3000
+            assert 7800 <= len(scaled) <= 8000  # repeats past the end of the span are dropped
+            for kind in ("deliveries", "impressions"):
+                assert data.expected_ids(kind, *everything, product=product) == (
+                    plain.expected_ids(kind, *everything, product=product)
+                )
+        assert data.expected_ids("profiles", *everything) == plain.expected_ids(
+            "profiles", *everything
+        )
+        # over HTTP, offset paging returns exactly the scaled ground truth
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {jwt_for(server)}"
+        found: list[int] = []
+        while True:
+            page = session.get(
+                f"{server.url}/v4/draganddrop/clicks",
+                params={"start": len(found), "limit": 1000},
+                timeout=10,
+            ).json()
+            found += [int(r["ID"]) for r in page["data"]]
+            if len(found) >= page["total"]:
+                break
+        session.close()
+        assert sorted(found) == sorted(
+            data.expected_ids("clicks", *everything, product="draganddrop")
+        )
+    with pytest.raises(ValueError, match="events must be at least 1"):
+        SandboxData(profiles=300, events=0)
+
+
 # -- CLI ------------------------------------------------------------------------------------
 
 
@@ -599,6 +637,8 @@ def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
             "2026-11-20",
             "--fault",
             "503:1",
+            "--events",
+            "2000",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -620,6 +660,10 @@ def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
         header = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{url}/v4/identity", headers=header, timeout=10).status_code == 503
         assert requests.get(f"{url}/v4/identity", headers=header, timeout=10).status_code == 200
+        clicks = requests.get(
+            f"{url}/v4/draganddrop/clicks", params={"limit": 1}, headers=header, timeout=10
+        ).json()
+        assert 1900 <= clicks["total"] <= 2000  # --events 2000: about 2000 clicks
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:

@@ -90,6 +90,25 @@ def test_jsonl_round_trip(tmp_path: Path) -> None:
     assert "Zoë Ångström 😀" in lines[0]  # real UTF-8, not \u escapes
 
 
+def test_percent_encoded_file_uri_names_the_decoded_path(tmp_path: Path) -> None:
+    target = tmp_path / "my exports" / "clicks 100%.jsonl"
+    uri = target.as_uri()  # file:///.../my%20exports/clicks%20100%25.jsonl
+    assert "%20" in uri
+    assert write_file(uri, "jsonl", [ROWS]) == uri
+    assert [p.name for p in tmp_path.iterdir()] == ["my exports"]
+    assert [p.name for p in target.parent.iterdir()] == ["clicks 100%.jsonl"]
+    assert [json.loads(line)["id"] for line in target.read_text().splitlines()] == [1, 2, 3]
+    # a plain path is literal: its "%20" is part of the name
+    literal = tmp_path / "a%20b.jsonl"
+    assert write_file(str(literal), "jsonl", [ROWS]) == literal.as_uri()
+    assert literal.exists()
+    assert check_output_uri(literal.as_uri()) == literal.as_uri()
+    # decoding must not let a templated name climb out of its directory
+    for name in ("%2e%2e/%2e%2e/escaped.jsonl", "..%2F..%2Fescaped.jsonl"):
+        with pytest.raises(CopernicaConfigError, match=r"'\.\.' path segment"):
+            open_writer(f"{tmp_path.as_uri()}/{name}", "jsonl", COLUMNS)
+
+
 def test_csv_round_trip(tmp_path: Path) -> None:
     target = tmp_path / "out.csv"
     write_file(target.as_uri(), "csv", [ROWS])

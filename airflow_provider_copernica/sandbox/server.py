@@ -739,8 +739,9 @@ class _Server(ThreadingHTTPServer):
 class SandboxServer:
     """A local Copernica REST v4 server with seeded data, ground truth and faults.
 
-    ``SandboxServer(port=0, profiles=3000, seed=7, anchor=None, faults=None)``; port 0 picks a
-    free port on 127.0.0.1. Use ``start()``/``stop()`` or ``with SandboxServer() as server:``.
+    ``SandboxServer(port=0, profiles=3000, seed=7, anchor=None, faults=None, events=None)``;
+    port 0 picks a free port on 127.0.0.1; ``events=N`` scales the clicks to about N per
+    product (see :class:`SandboxData`). Use ``start()``/``stop()`` or ``with SandboxServer() as server:``.
     """
 
     def __init__(
@@ -750,11 +751,12 @@ class SandboxServer:
         seed: int = 7,
         anchor: date | str | None = None,
         faults: list[str] | tuple[str, ...] | None = None,
+        events: int | None = None,
     ) -> None:
         if isinstance(anchor, str):
             anchor = date.fromisoformat(anchor)
         self.port = port
-        self.data = SandboxData(profiles=profiles, seed=seed, anchor=anchor)
+        self.data = SandboxData(profiles=profiles, seed=seed, anchor=anchor, events=events)
         self.faults = Faults(on_data_after=self.data.hide_recent)
         self.app = SandboxApp(self.data, self.faults)
         self._initial_faults = list(faults or [])
@@ -838,6 +840,8 @@ def sandbox_command(args: argparse.Namespace) -> int:
         kwargs["seed"] = args.seed
     if getattr(args, "anchor", None):
         kwargs["anchor"] = args.anchor
+    if getattr(args, "events", None) is not None:
+        kwargs["events"] = args.events
     try:
         server = SandboxServer(**kwargs).start()
     except (ValueError, OSError) as exc:
