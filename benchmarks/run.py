@@ -223,13 +223,15 @@ def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
         return []
     met = [f for f in targeted if f.met]
     missed = [f for f in targeted if f.met is False]
+    unjudged = [f for f in targeted if f.met is None]  # e.g. the provider import: reference
     lines = [
         "## Targets",
         "",
-        f"{len(met)} of {len(targeted)} targets met.",
+        f"{len(met)} of {len(met) + len(missed)} targets met.",
         "",
         *(f"- met: {f.section}, {f.name}: {f.value} ({f.target})" for f in met),
         *(f"- **not met**: {f.section}, {f.name}: {f.value} ({f.target})" for f in missed),
+        *(f"- for reference, no verdict: {f.section}, {f.name}: {f.value}" for f in unjudged),
     ]
     cpu = details.get("cpu", {}).get("profiles")
     costs = details.get("components", {})
