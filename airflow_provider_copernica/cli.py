@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sandbox", help="Run the local Copernica API sandbox (127.0.0.1).")
     p.add_argument("--port", type=int, default=8900)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="Address to bind (default 127.0.0.1; 0.0.0.0 only inside a container).",
+    )
     p.add_argument("--profiles", type=int, default=None, help="Number of seeded profiles.")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(

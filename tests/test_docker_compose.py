@@ -127,10 +127,6 @@ def test_dags_and_data_are_mounted(compose: dict[str, Any]) -> None:
     assert set(compose["volumes"]) == {"postgres-db-volume", "airflow-logs"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`copernica sandbox` binds 127.0.0.1 only: compose needs a --host option (lead decides)",
-)
 def test_sandbox_command_in_compose_is_accepted_by_the_cli(compose: dict[str, Any]) -> None:
     from airflow_provider_copernica.cli import build_parser
 

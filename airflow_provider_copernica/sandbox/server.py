@@ -740,7 +740,7 @@ class SandboxServer:
     """A local Copernica REST v4 server with seeded data, ground truth and faults.
 
     ``SandboxServer(port=0, profiles=3000, seed=7, anchor=None, faults=None, events=None)``;
-    port 0 picks a free port on 127.0.0.1; ``events=N`` scales the clicks to about N per
+    port 0 picks a free port; ``host`` is 127.0.0.1 unless a container needs ``0.0.0.0``; ``events=N`` scales the clicks to about N per
     product (see :class:`SandboxData`). Use ``start()``/``stop()`` or ``with SandboxServer() as server:``.
     """
 
@@ -752,9 +752,11 @@ class SandboxServer:
         anchor: date | str | None = None,
         faults: list[str] | tuple[str, ...] | None = None,
         events: int | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         if isinstance(anchor, str):
             anchor = date.fromisoformat(anchor)
+        self.host = host
         self.port = port
         self.data = SandboxData(profiles=profiles, seed=seed, anchor=anchor, events=events)
         self.faults = Faults(on_data_after=self.data.hide_recent)
@@ -768,7 +770,9 @@ class SandboxServer:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        # A wildcard bind (inside a container) is still reached locally through loopback.
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self._server.server_address[1]}"
 
     @property
     def requests(self) -> deque[RequestRecord]:
@@ -779,7 +783,7 @@ class SandboxServer:
         return self.app.stats
 
     def start(self) -> SandboxServer:
-        server = _Server(("127.0.0.1", self.port), _Handler)
+        server = _Server((self.host, self.port), _Handler)
         server.app = self.app
         self._server = server
         self._thread = threading.Thread(
@@ -833,7 +837,11 @@ class SandboxServer:
 
 def sandbox_command(args: argparse.Namespace) -> int:
     """``copernica sandbox``: serve until SIGINT/SIGTERM."""
-    kwargs: dict[str, Any] = {"port": args.port, "faults": list(args.faults or [])}
+    kwargs: dict[str, Any] = {
+        "port": args.port,
+        "host": getattr(args, "host", "127.0.0.1"),
+        "faults": list(args.faults or []),
+    }
     if args.profiles is not None:
         kwargs["profiles"] = args.profiles
     if args.seed is not None:
