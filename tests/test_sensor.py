@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +15,7 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
     TaskDeferred,
 )
+from sandbox_days import Window2, day_window, pick_days
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.sensors.copernica import CopernicaSensor, CopernicaSensorError
@@ -24,7 +24,6 @@ from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
-Window2 = tuple[datetime, datetime]
 BUSY: Window2  # the busiest day of clicks, set by _pick_days
 QUIET: Window2  # the latest day without clicks
 
@@ -34,20 +33,6 @@ class _TaskInstance:
 
     def get_first_reschedule_date(self, context: Any) -> None:
         return None
-
-
-def pick_days(sandbox: Any, dataset: str, **options: Any) -> tuple[Window2, Window2]:
-    """(busiest, latest empty) UTC day of ``dataset`` in the sandbox's ground truth."""
-    per_day = Counter(t.date() for t in sandbox.data.record_times(dataset, **options).values())
-    busiest = max(sorted(per_day), key=lambda day: per_day[day])
-    anchor = sandbox.data.anchor
-    empty = next(d for d in (anchor - timedelta(days=n) for n in range(1, 400)) if not per_day[d])
-    return day_window(busiest), day_window(empty)
-
-
-def day_window(day: date, days: int = 1) -> Window2:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=days)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 from airflow.sdk.module_loading import import_string
+from sandbox_days import Window2, day_window, pick_days
 
 from airflow_provider_copernica.sensors.copernica import CopernicaSensor
 from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
@@ -19,24 +19,9 @@ from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
-Window2 = tuple[datetime, datetime]
 BUSY: Window2  # the busiest day of clicks, set by _pick_days
 QUIET: Window2  # the latest day without clicks
 EVENT_TIMEOUT = 30  # a broken trigger fails the test instead of hanging it
-
-
-def pick_days(sandbox: Any, dataset: str, **options: Any) -> tuple[Window2, Window2]:
-    """(busiest, latest empty) UTC day of ``dataset`` in the sandbox's ground truth."""
-    per_day = Counter(t.date() for t in sandbox.data.record_times(dataset, **options).values())
-    busiest = max(sorted(per_day), key=lambda day: per_day[day])
-    anchor = sandbox.data.anchor
-    empty = next(d for d in (anchor - timedelta(days=n) for n in range(1, 400)) if not per_day[d])
-    return day_window(busiest), day_window(empty)
-
-
-def day_window(day: date, days: int = 1) -> Window2:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=days)
 
 
 @pytest.fixture(scope="module", autouse=True)
