@@ -106,6 +106,10 @@ start() {
     export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
 
     export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60 # a busy laptop can be slower than 5 s
+    # The backfill's runs exist before the scheduler starts, so the first tasks can start
+    # before the api-server listens: let them wait for it (exponential, 1 s .. 90 s) instead
+    # of failing after Airflow's default 5 attempts.
+    export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=12
 
     say "preparing the Airflow database in .demo/airflow (log: .demo/migrate.log)"
     airflow db migrate >"$DEMO/migrate.log" 2>&1 || die "airflow db migrate failed: see .demo/migrate.log"
