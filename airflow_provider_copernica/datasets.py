@@ -8,7 +8,7 @@ these entries; nothing outside this module branches on a dataset's name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -354,6 +354,17 @@ def validate_metadata(names: object) -> tuple[str, ...]:
     return result
 
 
+def check_fields(dataset: Dataset, names: Iterable[str], available: Iterable[str]) -> None:
+    """Fail naming the unknown field(s) of ``names`` and listing the ``available`` columns."""
+    available = list(available)
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise CopernicaConfigError(
+            f"Unknown field(s) {', '.join(map(repr, unknown))} for dataset {dataset.name!r}; "
+            f"available columns: {', '.join(available)}"
+        )
+
+
 def validate_options(dataset: Dataset, options: Mapping[str, object] | None) -> dict[str, object]:
     """Check a dataset's options; returns them normalised (ids as int, product defaulted)."""
     if options is not None and not isinstance(options, Mapping):
@@ -394,3 +405,17 @@ def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not text.isascii() or not text.isdigit() or int(text) <= 0:
         raise CopernicaConfigError(f"Option {name!r} must be {OPTION_TYPES[name]}, got {value!r}")
     return int(text)
+
+
+def field_names(fields: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    """``fields`` as a user gives it (a list, or a comma-separated string) -> unique names."""
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        fields = fields.split(",")
+    if not isinstance(fields, Sequence):
+        raise CopernicaConfigError(f"fields must be a list of column names, got {fields!r}")
+    names = [str(name).strip() for name in fields]
+    if not all(names):
+        raise CopernicaConfigError(f"fields contains an empty column name: {list(fields)!r}")
+    return tuple(dict.fromkeys(names))

@@ -22,6 +22,8 @@ from airflow_provider_copernica.datasets import (
     METADATA_COLUMNS,
     Dataset,
     WindowParams,
+    check_fields,
+    field_names,
     get_dataset,
     validate_metadata,
     validate_options,
@@ -235,12 +237,7 @@ class Extraction:
         if wanted is None:
             data = list(by_name.values())
         else:
-            unknown = [name for name in wanted if name not in by_name]
-            if unknown:
-                raise CopernicaConfigError(
-                    f"Unknown field(s) {', '.join(map(repr, unknown))} for dataset "
-                    f"{self.dataset.name!r}; available columns: {', '.join(by_name)}"
-                )
+            check_fields(self.dataset, wanted, by_name)
             key = self.dataset.key
             data = ([by_name[key]] if key not in wanted else []) + [by_name[n] for n in wanted]
         return data + [METADATA_COLUMNS[name] for name in self.metadata]
@@ -376,19 +373,6 @@ class Extraction:
         )
 
 
-def _field_names(fields: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    if fields is None:
-        return None
-    if isinstance(fields, str):
-        fields = [part for part in fields.split(",")]
-    if not isinstance(fields, Sequence):
-        raise CopernicaConfigError(f"fields must be a list of column names, got {fields!r}")
-    names = [str(name).strip() for name in fields]
-    if not all(names):
-        raise CopernicaConfigError(f"fields contains an empty column name: {list(fields)!r}")
-    return tuple(dict.fromkeys(names))
-
-
 def available_columns(
     hook: CopernicaHook, dataset: str, options: Mapping[str, Any] | None = None
 ) -> list[Column]:
@@ -416,7 +400,7 @@ def prepare(
     """
     entry = get_dataset(dataset)
     opts = validate_options(entry, options)
-    names = _field_names(fields)
+    names = field_names(fields)
     meta = validate_metadata(metadata)
     if window is not None and not (hasattr(window, "start") and hasattr(window, "end")):
         raise CopernicaConfigError(f"window must be a windows.Window, got {window!r}")

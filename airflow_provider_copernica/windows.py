@@ -52,7 +52,8 @@ def _to_utc(value: datetime) -> datetime:
     )
 
 
-def _compact(moment: datetime) -> str:
+def compact_utc(moment: datetime) -> str:
+    """File-name safe UTC time, e.g. ``20261025T063000Z`` (microseconds only when set)."""
     text = moment.strftime("%Y%m%dT%H%M%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}"
@@ -91,7 +92,7 @@ class Window:
     @property
     def label(self) -> str:
         """Compact, file-name safe form, e.g. ``20261025T000000Z_20261026T000000Z``."""
-        return f"{_compact(self.start)}_{_compact(self.end)}"
+        return f"{compact_utc(self.start)}_{compact_utc(self.end)}"
 
     @property
     def start_iso(self) -> str:

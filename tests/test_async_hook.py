@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sandbox_requests import bearer_tokens, calls_to, connector
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -17,23 +17,9 @@ from airflow_provider_copernica.exceptions import (
 )
 from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
 
-CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 DATABASE = 7616
 PROFILES = f"database/{DATABASE}/profiles"
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
-
-
-def calls_to(server: Any, path: str) -> list[Any]:
-    return [r for r in server.requests if r.path == f"/v4/{path}"]
-
-
-def bearer_tokens(server: Any) -> set[str]:
-    return {
-        value[7:]
-        for request in server.requests
-        for name, value in request.headers.items()
-        if name.lower() == "authorization" and value.startswith("Bearer ")
-    }
 
 
 def profile_ids(server: Any) -> list[int]:
@@ -42,19 +28,7 @@ def profile_ids(server: Any) -> list[int]:
 
 @pytest.fixture
 def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
-
-    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
-        conn = {
-            "conn_type": "copernica",
-            "host": sandbox.url,
-            "password": password,
-            "extra": {**sandbox.connection_extra(), **FAST, **extra},
-        }
-        monkeypatch.setenv(CONN_ENV, json.dumps(conn))
-        return "copernica_default"
-
-    return _connect
+    return connector(sandbox, monkeypatch, FAST)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import pytest
+from sandbox_requests import CONN_ENV, bearer_tokens, calls_to, connector
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -20,29 +21,10 @@ from airflow_provider_copernica.exceptions import (
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.retry import parse_retry_after
 
-CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 DATABASE = 7616
 PROFILES = f"database/{DATABASE}/profiles"
 # Fast retries so a fault costs a fraction of a second.
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
-
-
-def seen(server: Any) -> list[Any]:
-    """The sandbox's request log: records with method, path, query, headers, body."""
-    return list(server.requests)
-
-
-def calls_to(server: Any, path: str) -> list[Any]:
-    return [r for r in seen(server) if r.path == f"/v4/{path}"]
-
-
-def bearer_tokens(server: Any) -> set[str]:
-    tokens = set()
-    for request in seen(server):
-        for name, value in request.headers.items():
-            if name.lower() == "authorization" and str(value).startswith("Bearer "):
-                tokens.add(str(value)[7:])
-    return tokens
 
 
 def profile_ids(server: Any) -> list[int]:
@@ -52,19 +34,7 @@ def profile_ids(server: Any) -> list[int]:
 @pytest.fixture
 def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """``connect(password=..., **extra)``: copernica_default -> the sandbox, fast retries."""
-    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
-
-    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
-        conn = {
-            "conn_type": "copernica",
-            "host": sandbox.url,
-            "password": password,
-            "extra": {**sandbox.connection_extra(), **FAST, **extra},
-        }
-        monkeypatch.setenv(CONN_ENV, json.dumps(conn))
-        return "copernica_default"
-
-    return _connect
+    return connector(sandbox, monkeypatch, FAST)
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +52,7 @@ def test_one_jwt_exchange_serves_many_calls(sandbox: Any, connect: Callable[...,
     for _ in range(5):
         assert hook.get("identity")["name"]
     assert hook.auth_calls == 1 and hook.api_calls == 5
-    posts = [r for r in seen(sandbox) if r.method == "POST"]
+    posts = [r for r in list(sandbox.requests) if r.method == "POST"]
     assert len(posts) == 1 and posts[0].body == f"access_token={SANDBOX_ACCESS_TOKEN}"
     assert len(bearer_tokens(sandbox)) == 1
     for request in calls_to(sandbox, "identity"):
@@ -382,7 +352,7 @@ def test_no_secret_in_logs_errors_or_urls(
     assert len(errors) == 4
     jwts = bearer_tokens(sandbox)
     assert len(jwts) >= 2
-    urls = [unquote(f"{r.path}?{r.query}") for r in seen(sandbox)]
+    urls = [unquote(f"{r.path}?{r.query}") for r in list(sandbox.requests)]
     for secret in [SANDBOX_ACCESS_TOKEN, *jwts]:
         assert secret not in caplog.text
         assert not any(secret in text for text in errors)

@@ -319,3 +319,12 @@ def test_parent_segments_in_a_rendered_output_uri_are_refused(
         op.execute(ctx)
     assert list(sandbox.iter_requests("/v4/")) == []
     assert not (tmp_path.parent / "escaped.jsonl").exists()
+
+
+def test_comma_separated_fields_are_checked_at_parse_time_like_the_engine_reads_them() -> None:
+    from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
+
+    op = CopernicaToStorageOperator(task_id="ok", dataset="clicks", fields="id, timestamp")
+    assert op.fields == "id, timestamp"
+    with pytest.raises(CopernicaConfigError, match="nope"):
+        CopernicaToStorageOperator(task_id="bad", dataset="clicks", fields="id,nope")

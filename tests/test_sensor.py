@@ -16,12 +16,12 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 from sandbox_days import Window2, day_window, pick_days
+from sandbox_requests import bearer_tokens, connector, data_calls, truth
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.sensors.copernica import CopernicaSensor, CopernicaSensorError
 from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 
-CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
 BUSY: Window2  # the busiest day of clicks, set by _pick_days
@@ -49,32 +49,9 @@ def context(window: tuple[datetime, datetime] | None = None, **params: Any) -> d
     return ctx
 
 
-def truth(sandbox: Any, dataset: str, window: tuple[datetime, datetime], **options: Any) -> int:
-    return len(sandbox.data.expected_ids(dataset, window[0], window[1], **options))
-
-
-def data_calls(sandbox: Any) -> list[Any]:
-    return [r for r in sandbox.requests if r.path.startswith("/v4/")]
-
-
-def jwts(sandbox: Any) -> set[str]:
-    return {
-        value[7:]
-        for r in sandbox.requests
-        for name, value in r.headers.items()
-        if name.lower() == "authorization" and value.startswith("Bearer ")
-    }
-
-
 @pytest.fixture
 def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
-
-    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
-        monkeypatch.setenv(CONN_ENV, json.dumps(sandbox.connection(password, **FAST, **extra)))
-        return "copernica_default"
-
-    return _connect
+    return connector(sandbox, monkeypatch, FAST)
 
 
 @pytest.fixture
@@ -338,7 +315,7 @@ def test_no_secret_in_logs_or_trigger_kwargs(
     sensor().poke(context(BUSY))
     with pytest.raises(TaskDeferred) as deferred:
         sensor(deferrable=True).execute(context(QUIET))
-    tokens = jwts(sandbox)
+    tokens = bearer_tokens(sandbox)
     assert tokens
     captured = capsys.readouterr()
     text = (

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 from airflow.sdk.module_loading import import_string
 from sandbox_days import Window2, day_window, pick_days
+from sandbox_requests import bearer_tokens, connector, data_calls, truth
 
 from airflow_provider_copernica.sensors.copernica import CopernicaSensor
 from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 
-CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
 BUSY: Window2  # the busiest day of clicks, set by _pick_days
@@ -29,23 +29,6 @@ def _pick_days(sandbox: Any) -> None:
     # The windows come from the ground truth, so the tests hold for any seeded data.
     global BUSY, QUIET
     BUSY, QUIET = pick_days(sandbox, "clicks")
-
-
-def truth(sandbox: Any, dataset: str, window: tuple[datetime, datetime], **options: Any) -> int:
-    return len(sandbox.data.expected_ids(dataset, window[0], window[1], **options))
-
-
-def data_calls(sandbox: Any) -> list[Any]:
-    return [r for r in sandbox.requests if r.path.startswith("/v4/")]
-
-
-def jwts(sandbox: Any) -> set[str]:
-    return {
-        value[7:]
-        for r in sandbox.requests
-        for name, value in r.headers.items()
-        if name.lower() == "authorization" and value.startswith("Bearer ")
-    }
 
 
 def trigger(
@@ -73,13 +56,7 @@ async def first_event(trig: CopernicaTrigger) -> dict[str, Any]:
 
 @pytest.fixture
 def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
-
-    def _connect(password: str = SANDBOX_ACCESS_TOKEN, **extra: Any) -> str:
-        monkeypatch.setenv(CONN_ENV, json.dumps(sandbox.connection(password, **FAST, **extra)))
-        return "copernica_default"
-
-    return _connect
+    return connector(sandbox, monkeypatch, FAST)
 
 
 @pytest.fixture
@@ -197,7 +174,7 @@ async def test_error_event_on_a_request_copernica_refuses(conn: str, sandbox: An
     assert "CopernicaAPIError" in event["message"]
     assert "404" in event["message"]
     assert len(data_calls(sandbox)) == 1  # not retried, not polled again
-    for secret in (SANDBOX_ACCESS_TOKEN, *jwts(sandbox)):
+    for secret in (SANDBOX_ACCESS_TOKEN, *bearer_tokens(sandbox)):
         assert secret not in json.dumps(event)
 
 
@@ -244,7 +221,7 @@ async def test_no_secret_in_events_or_logs(
     captured = capsys.readouterr()
     text = json.dumps(event) + caplog.text + captured.out + captured.err
     assert "record(s) in" in text  # the logs were captured
-    tokens = jwts(sandbox)
+    tokens = bearer_tokens(sandbox)
     assert tokens
     for secret in (SANDBOX_ACCESS_TOKEN, *tokens):
         assert secret not in text

@@ -158,6 +158,14 @@ def _transport_reason(exc: BaseException) -> str:
     return f"connection error ({type(exc).__name__})"
 
 
+def _secret_values(settings: CopernicaSettings, jwt: CachedJwt | None) -> list[str]:
+    return [*settings.secrets(), *([jwt.token] if jwt else [])]
+
+
+def _log_reply(what: str, status: int, started: float) -> None:
+    log.debug("%s -> %s in %.0f ms", what, status, (time.perf_counter() - started) * 1000)
+
+
 def _record_id(record: Mapping[str, Any]) -> int:
     value = record.get("ID", record.get("id"))
     try:
@@ -270,10 +278,6 @@ class CopernicaHook(BaseHook):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _secret_values(self) -> list[str]:
-        jwt = [self._jwt.token] if self._jwt else []
-        return [*self.settings.secrets(), *jwt]
-
     def _count(self, attr: str) -> None:
         with self._lock:
             setattr(self, attr, getattr(self, attr) + 1)
@@ -294,12 +298,7 @@ class CopernicaHook(BaseHook):
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(_transport_reason(exc)) from None
-        log.debug(
-            "POST %s -> %s in %.0f ms",
-            settings.auth_url,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
+        _log_reply(f"POST {settings.auth_url}", response.status_code, started)
         check_status(
             response.status_code,
             response.headers,
@@ -350,19 +349,14 @@ class CopernicaHook(BaseHook):
         ) as exc:
             log.debug("%s failed: %s", what, _transport_reason(exc))
             raise TransientError(_transport_reason(exc)) from None
-        log.debug(
-            "%s -> %s in %.0f ms",
-            what,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
+        _log_reply(what, response.status_code, started)
         return interpret(
             response.status_code,
             response.headers,
             content,
             what=what,
             settings=settings,
-            secret_values=self._secret_values(),
+            secret_values=_secret_values(settings, self._jwt),
         )
 
     def get(self, path: str, params: Params = None) -> Any:
@@ -555,20 +549,14 @@ class CopernicaAsyncHook:
         except (httpx.TransportError, httpx.DecodingError) as exc:
             log.debug("%s failed: %s", what, _transport_reason(exc))
             raise TransientError(_transport_reason(exc)) from None
-        log.debug(
-            "%s -> %s in %.0f ms",
-            what,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        secret_values = [*settings.secrets(), *([self._jwt.token] if self._jwt else [])]
+        _log_reply(what, response.status_code, started)
         return interpret(
             response.status_code,
             response.headers,
             response.content,
             what=what,
             settings=settings,
-            secret_values=secret_values,
+            secret_values=_secret_values(settings, self._jwt),
         )
 
     async def get(self, path: str, params: Params = None) -> Any:

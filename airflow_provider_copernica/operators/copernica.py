@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
-from airflow_provider_copernica.datasets import get_dataset, validate_metadata, validate_options
+from airflow_provider_copernica.datasets import (
+    check_fields,
+    field_names,
+    get_dataset,
+    validate_metadata,
+    validate_options,
+)
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
 from airflow_provider_copernica.writers import check_file_format
 
@@ -38,10 +44,6 @@ def _refuse_parent_segments(uri: str) -> None:
         raise CopernicaConfigError(
             f"output_uri {uri!r} contains a '..' path segment; give a path without '..'"
         )
-
-
-def _compact(moment: datetime) -> str:
-    return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
 class CopernicaToStorageOperator(BaseOperator):
@@ -78,7 +80,11 @@ class CopernicaToStorageOperator(BaseOperator):
         if not _templated(dataset_options):
             static_options = validate_options(entry, dataset_options)
             if fields is not None and not _templated(fields) and entry.discovery is None:
-                self._check_static_fields(entry, static_options.get("product"), fields)
+                check_fields(
+                    entry,
+                    field_names(fields) or (),
+                    (c.name for c in entry.columns_for(static_options.get("product"))),
+                )
         if output_uri is not None and not isinstance(output_uri, str):
             raise CopernicaConfigError(f"output_uri must be a string, got {output_uri!r}")
         if output_uri and not _templated(output_uri) and "outlets" not in kwargs:
@@ -93,26 +99,15 @@ class CopernicaToStorageOperator(BaseOperator):
         self.copernica_conn_id = copernica_conn_id
         self.output_conn_id = output_conn_id
 
-    @staticmethod
-    def _check_static_fields(entry: Any, product: str | None, fields: Sequence[str]) -> None:
-        names = [fields] if isinstance(fields, str) else list(fields)
-        available = [c.name for c in entry.columns_for(product)]
-        unknown = [n for n in names if n not in available]
-        if unknown:
-            raise CopernicaConfigError(
-                f"Unknown field(s) {', '.join(map(repr, unknown))} for dataset {entry.name!r}; "
-                f"available columns: {', '.join(available)}"
-            )
-
     def _window(self, context: Context) -> Window | None:
         from airflow_provider_copernica.windows import window_from_context
 
-        if get_dataset(self.dataset).snapshot:
-            try:
-                return window_from_context(context)
-            except CopernicaConfigError:
+        try:
+            return window_from_context(context)
+        except CopernicaConfigError:
+            if get_dataset(self.dataset).snapshot:
                 return None  # a snapshot does not need one
-        return window_from_context(context)
+            raise
 
     def _dag_id(self, context: Context) -> str:
         dag = context.get("dag")
@@ -121,12 +116,10 @@ class CopernicaToStorageOperator(BaseOperator):
 
     def default_output_uri(self, context: Context, window: Window | None, at: datetime) -> str:
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
+        from airflow_provider_copernica.windows import compact_utc
+
         home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
-        label = (
-            f"{_compact(window.start)}_{_compact(window.end)}"
-            if window is not None
-            else f"snapshot_{_compact(at)}"
-        )
+        label = window.label if window is not None else f"snapshot_{compact_utc(at)}"
         path = home / "data" / "copernica" / self._dag_id(context) / self.dataset
         return (path / f"{label}.{self.file_format}").absolute().as_uri()
 

@@ -64,6 +64,7 @@ def airflow_env(
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             # On a busy 2-core machine the api-server can take more than the default 5 s.
             "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+            "AIRFLOW__WORKERS__EXECUTION_API_RETRIES": "12",
             "NO_COLOR": "1",
         }
     )

@@ -119,15 +119,20 @@ def test_backfill_again_with_reprocess_completed_replaces_the_files_idempotently
         p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()
     }
     assert sorted(before) == [_file_name(d) for d in days], "run the first backfill test first"
+    tries_before = {
+        run["dag_run_id"]: airflow.task_instances(BACKFILL_DAG, run["dag_run_id"])[0]["try_number"]
+        for run in _runs_for(airflow, BACKFILL_DAG, days)
+    }
 
     _backfill(airflow, BACKFILL_DAG, days[0], days[-1], "--reprocess-behavior", "completed")
     airflow.wait_backfill_done(BACKFILL_DAG)
 
     runs = _runs_for(airflow, BACKFILL_DAG, days)
     assert len(runs) == 3 and {r["state"] for r in runs} == {"success"}, runs
-    for run in runs:  # the same runs ran again: their task is on its second try
+    for run in runs:  # the same runs ran again: their task is on a later try
         [ti] = airflow.task_instances(BACKFILL_DAG, run["dag_run_id"])
-        assert (ti["state"], ti["try_number"]) == ("success", 2), ti
+        assert ti["state"] == "success", ti
+        assert ti["try_number"] > tries_before[run["dag_run_id"]], ti
     assert sorted(p.name for p in out.iterdir()) == sorted(before), "leftover or extra files"
     for day in days:
         path = out / _file_name(day)
