@@ -37,22 +37,27 @@ def _record_id(record: dict) -> int:
     return int(record.get("ID", record.get("id")))
 
 
-def keyset_pages(
+def _paging_params(paging: str, pages: int, last: int, page_size: int) -> Params:
+    """The operator's paging parameters for the next page: keyset or offset."""
+    if paging == "keyset":  # orderby=id&order=asc&fields[]=id>{last}
+        return [("orderby", "id"), ("order", "asc"), ("fields[]", f"id>{last}")]
+    return [("start", str(pages * page_size))]
+
+
+def fetch_pages(
     session: requests.Session,
     url: str,
     params: Sequence[tuple[str, str]],
+    paging: str,
     page_size: int,
     max_pages: int | None = None,
 ) -> RawResult:
-    """``orderby=id&order=asc&fields[]=id>{last}``, stop on a short page."""
-    records = pages = 0
-    last = 0
+    """Every page (``limit=page_size&total=false``), stopping on a short page."""
+    records = pages = last = 0
     while True:
         query: Params = [
             *params,
-            ("orderby", "id"),
-            ("order", "asc"),
-            ("fields[]", f"id>{last}"),
+            *_paging_params(paging, pages, last, page_size),
             ("limit", str(page_size)),
             ("total", "false"),
         ]
@@ -65,34 +70,6 @@ def keyset_pages(
             last = _record_id(data[-1])
         if len(data) < page_size or pages == max_pages:
             return RawResult(records, pages, last or None)
-
-
-def offset_pages(
-    session: requests.Session,
-    url: str,
-    params: Sequence[tuple[str, str]],
-    page_size: int,
-    max_pages: int | None = None,
-) -> RawResult:
-    """``start=k*limit&limit=..&total=false``, stop on a short page."""
-    records = pages = 0
-    last: int | None = None
-    while True:
-        query: Params = [
-            *params,
-            ("start", str(pages * page_size)),
-            ("limit", str(page_size)),
-            ("total", "false"),
-        ]
-        response = session.get(url, params=query, timeout=60)
-        response.raise_for_status()
-        data = orjson.loads(response.content)["data"]
-        pages += 1
-        records += len(data)
-        if data:
-            last = _record_id(data[-1])
-        if len(data) < page_size or pages == max_pages:
-            return RawResult(records, pages, last)
 
 
 def run_raw(
@@ -110,6 +87,5 @@ def run_raw(
     with requests.Session() as session:
         jwt = fetch_jwt(session, auth_url, access_token)
         session.headers["Authorization"] = f"Bearer {jwt}"
-        loop = keyset_pages if paging == "keyset" else offset_pages
         url = f"{base_url.rstrip('/')}/{path.lstrip('/')}"
-        return loop(session, url, params, page_size, max_pages)
+        return fetch_pages(session, url, params, paging, page_size, max_pages)

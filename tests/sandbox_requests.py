@@ -50,3 +50,12 @@ def bearer_tokens(sandbox: Any) -> set[str]:
 def truth(sandbox: Any, dataset: str, window: tuple[datetime, datetime], **options: Any) -> int:
     """How many ``dataset`` records the ground truth has in ``window``."""
     return len(sandbox.data.expected_ids(dataset, window[0], window[1], **options))
+
+
+DATABASE = 7616
+PROFILES = f"database/{DATABASE}/profiles"
+
+
+def profile_ids(server: Any) -> list[int]:
+    """Ground truth: every profile id of database 7616, sorted."""
+    return sorted(int(r["ID"]) for r in server.data.records("profiles", database_id=DATABASE))

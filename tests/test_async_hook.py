@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_requests import bearer_tokens, calls_to, connector
+from sandbox_requests import PROFILES, bearer_tokens, calls_to, connector, profile_ids
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -17,13 +17,7 @@ from airflow_provider_copernica.exceptions import (
 )
 from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
 
-DATABASE = 7616
-PROFILES = f"database/{DATABASE}/profiles"
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
-
-
-def profile_ids(server: Any) -> list[int]:
-    return sorted(int(r["ID"]) for r in server.data.records("profiles", database_id=DATABASE))
 
 
 @pytest.fixture

@@ -11,7 +11,15 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import pytest
-from sandbox_requests import CONN_ENV, bearer_tokens, calls_to, connector
+from sandbox_requests import (
+    CONN_ENV,
+    DATABASE,
+    PROFILES,
+    bearer_tokens,
+    calls_to,
+    connector,
+    profile_ids,
+)
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -21,14 +29,8 @@ from airflow_provider_copernica.exceptions import (
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.retry import parse_retry_after
 
-DATABASE = 7616
-PROFILES = f"database/{DATABASE}/profiles"
 # Fast retries so a fault costs a fraction of a second.
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
-
-
-def profile_ids(server: Any) -> list[int]:
-    return sorted(int(r["ID"]) for r in server.data.records("profiles", database_id=DATABASE))
 
 
 @pytest.fixture
