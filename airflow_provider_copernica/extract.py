@@ -280,8 +280,11 @@ class Extraction:
             return [[]]
         return window_filter(kind, self.window, self.settings.tz)
 
-    def _raw_pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Raw records page by page, as the catalog entry's paging style says."""
+    def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Raw records page by page, as the catalog entry's paging style says.
+
+        ``max_items`` stops a fan-out page early (one call per item: a preview of 20 rows must
+        not fetch a whole list page's items)."""
         dataset, hook, settings = self.dataset, self.hook, self.settings
         constant = list(dataset.extra_params)
         if dataset.paging == "fan_out":
@@ -310,6 +313,8 @@ class Extraction:
                     ):
                         continue
                     page.append({**answer, dataset.key: item_id})
+                    if max_items is not None and len(page) >= max_items:
+                        break
                 yield page
             return
         path = _path(dataset.path, self.options, settings)
@@ -341,12 +346,17 @@ class Extraction:
             yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
             day += timedelta(days=1)
 
-    def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Output rows page by page (streams; empty pages are skipped)."""
+    def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Output rows page by page (streams; empty pages are skipped).
+
+        With ``max_rows`` (a preview) pages are fetched one at a time, only while fewer rows
+        have been yielded: no prefetch, so no page is billed that is not shown.
+        """
         plan = self._plan()
         started = time.monotonic()
         pages = records = 0
-        for raw in prefetch(self._raw_pages):
+        raws = prefetch(self._raw_pages) if max_rows is None else self._raw_pages(max_rows)
+        for raw in raws:
             pages += 1
             rows = plan.rows(raw)
             records += len(rows)
@@ -361,6 +371,8 @@ class Extraction:
                 )
             if rows:
                 yield rows
+            if max_rows is not None and records >= max_rows:
+                break
         elapsed = max(time.monotonic() - started, 1e-6)
         self.log.info(
             "%s: done, %d pages, %d records in %.1f s (%.0f records/s), %d API calls",

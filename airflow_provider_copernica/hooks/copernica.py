@@ -1,13 +1,12 @@
 """CopernicaHook (requests, sync) and CopernicaAsyncHook (httpx, for the trigger).
 
 Both read the same connection into :class:`~airflow_provider_copernica.config.CopernicaSettings`,
-exchange the access token for a cached JWT (:mod:`~airflow_provider_copernica.auth`), and
+exchange the access token for a cached JWT (:mod:`~airflow_provider_copernica.tokens`), and
 retry by the rules of :mod:`~airflow_provider_copernica.retry`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import threading
@@ -20,25 +19,20 @@ import orjson
 from airflow.sdk import BaseHook
 
 from airflow_provider_copernica import UI_FIELD_BEHAVIOUR, __version__
-from airflow_provider_copernica.auth import (
-    CachedJwt,
-    amask_secrets,
-    jwt_from_exchange,
-    mask_secrets,
-    scrub,
-)
-from airflow_provider_copernica.config import EXTRA_FIELDS, CopernicaSettings
+from airflow_provider_copernica.config import DEFAULT_CONN_ID, EXTRA_FIELDS, CopernicaSettings
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
     CopernicaAuthError,
     CopernicaError,
 )
+from airflow_provider_copernica.masking import amask_secrets, mask_secrets, scrub
 from airflow_provider_copernica.retry import (
     TransientError,
     async_retrying,
     check_status,
     retrying,
 )
+from airflow_provider_copernica.tokens import CachedJwt, jwt_from_exchange
 
 if TYPE_CHECKING:
     import httpx
@@ -183,7 +177,7 @@ class CopernicaHook(BaseHook):
     """Talks to the Copernica REST API: JWT auth, pooled HTTP, retries and paging."""
 
     conn_name_attr = "copernica_conn_id"
-    default_conn_name = "copernica_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "copernica"
     hook_name = "Copernica"
 
@@ -447,17 +441,6 @@ class CopernicaHook(BaseHook):
         if not isinstance(identity, dict):
             return False, "identity answered with something other than an account"
         return True, f"Connected to account {identity.get('name')} ({identity.get('company')})"
-
-
-def test_connection_command(args: argparse.Namespace) -> int:
-    """``copernica test-connection --conn-id X``: print the result, exit 0 or 1."""
-    hook = CopernicaHook(args.conn_id)
-    try:
-        ok, message = hook.test_connection()
-    finally:
-        hook.close()
-    print(message)
-    return 0 if ok else 1
 
 
 # --------------------------------------------------------------------------- async hook
