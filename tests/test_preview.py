@@ -173,3 +173,28 @@ def test_preview_costs_the_pages_it_shows_plus_one_count(
     pages = -(-limit // page_size)
     assert total == len(truth)
     assert len(calls) - len(schema) <= pages + 1, [(c.path, c.query) for c in calls]
+
+
+def test_preview_limit_zero_only_counts(sandbox: Any, copernica_conn: str) -> None:
+    from tests.sandbox_requests import data_calls
+
+    columns, rows, total = preview_rows(
+        CopernicaHook(copernica_conn),
+        "clicks",
+        date_from="2026-11-19",
+        date_to="2026-11-20",
+        limit=0,
+    )
+    assert rows == [] and total == len(
+        sandbox.data.expected_ids("clicks", "2026-11-19", "2026-11-20")
+    )
+    assert [c.query.endswith("limit=1") for c in data_calls(sandbox)] == [True]
+
+
+def test_datasets_search_includes_a_databases_own_fields(
+    sandbox: Any, copernica_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["datasets", "--search", "EMAIL", "--option", "database_id=7616"]) == 0
+    found = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "fields.email" in found["profiles"]
+    assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/database/7616/fields"]
