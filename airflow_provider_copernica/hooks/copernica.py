@@ -30,6 +30,7 @@ from airflow_provider_copernica.retry import (
     TransientError,
     async_retrying,
     check_status,
+    is_token_rejection,
     retrying,
 )
 from airflow_provider_copernica.tokens import CachedJwt, jwt_from_exchange
@@ -51,7 +52,8 @@ _KEYSET_PARAMS = ("start", "limit", "orderby", "order", "total")
 
 
 class _AuthRejected(Exception):
-    """401/403 on an API call: fetch a new JWT once, then give up."""
+    """401/403 or 400 "Invalid access token" on an API call: fetch a new JWT once, then give
+    up."""
 
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status}")
@@ -102,7 +104,7 @@ def interpret(
     secret_values: list[str],
 ) -> Any:
     """The decoded JSON of a successful reply, or the right exception for a failed one."""
-    if status in (401, 403):
+    if is_token_rejection(status, content):
         raise _AuthRejected(status)
     check_status(status, headers, what=what, settings=settings)
     if status >= 400:

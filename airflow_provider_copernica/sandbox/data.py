@@ -198,6 +198,7 @@ PROFILE_ID_BASE = {7616: 1_000_000, 7617: 3_000_000, 7618: 4_000_000}
 SUBPROFILE_ID_BASE = {6312: 20_000_000, 6313: 25_000_000, 6320: 28_000_000}
 
 
+CRM_EPOCH = 1_640_995_200  # 2022-01-01 00:00:00 UTC
 _EMAIL_LAST = [name.replace(" ", "").replace("'", "").lower() for name in LAST]
 _EMAIL_FIRST = [name.lower() for name in FIRST]
 _BIRTHDATES = [(date(1950, 1, 1) + timedelta(days=n)).isoformat() for n in range(0, 20000, 7)]
@@ -220,7 +221,11 @@ GENERATORS: dict[str, Callable[[int, int], str]] = {
     "status": lambda r, i: ("open", "closed", "pending")[(r >> 7) % 3],
     "company": lambda r, i: COMPANIES[(r >> 6) % len(COMPANIES)],
     "phone": lambda r, i: f"+31 6 {r % 100000000:08d}",
+    # a CRM's own "last modified" time: unrelated to the record's modified property
+    "crm_time": lambda r, i: fmt_naive(CRM_EPOCH + r % (3 * 365 * DAY)),
 }
+# The ``modified_field`` switch: a database/collection field that shadows ``modified``.
+MODIFIED_FIELD = ("modified", "datetime", "crm_time")
 
 
 def _random_words(rng: random.Random, count: int) -> array:
@@ -990,9 +995,37 @@ class SandboxData:
             *self.events.values(),
         ]
 
-    def reset(self) -> None:
-        """Undo every mutation (appended, deleted and churned records; hidden data)."""
+    def set_modified_field(self, on: bool) -> None:
+        """The ``modified_field`` switch: give every database and collection a field named
+        ``modified`` (a datetime unrelated to the records' ``modified`` property), or take it
+        away again. On the live API such a field replaces the property in ``fields[]``."""
+        name, ftype, kind = MODIFIED_FIELD
         with self.lock:
+            owners = [d["fields"] for d in self.databases] + [
+                c["fields"] for c in self.collection_meta.values()
+            ]
+            for table in [*self.profile_tables.values(), *self.subprofile_tables.values()]:
+                present = name in table.field_types
+                if on and not present:
+                    table.field_types[name] = ftype
+                    table.kinds[name] = kind
+                    table.generators.append((name, GENERATORS[kind]))
+                elif not on and present:
+                    del table.field_types[name], table.kinds[name]
+                    table.generators = [g for g in table.generators if g[0] != name]
+                table.touch()
+            for envelope in owners:
+                items = [f for f in envelope["data"] if f["name"] != name]
+                if on:
+                    ident = max((int(f["ID"]) for f in items), default=20000) + 1
+                    items += _field_defs([MODIFIED_FIELD], ident)
+                envelope.update(_envelope(items))
+
+    def reset(self) -> None:
+        """Undo every mutation (appended, deleted and churned records; hidden data; the
+        ``modified_field`` switch)."""
+        with self.lock:
+            self.set_modified_field(False)
             for table in self.all_tables():
                 table.rollback()
             for (product, _), per_kind in self.emailing_events.items():
