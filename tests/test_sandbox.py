@@ -746,9 +746,7 @@ def test_fields_conditions_the_live_api_ignores(api: Any, sandbox: SandboxServer
     assert fetch_all(api, "database/7616/profiles", both) == truth
 
 
-def test_modified_field_replaces_the_property_in_filters(
-    api: Any, sandbox: SandboxServer
-) -> None:
+def test_modified_field_replaces_the_property_in_filters(api: Any, sandbox: SandboxServer) -> None:
     table = sandbox.data.profile_table(7616)
     names = [f["name"] for f in api("database/7616/fields").json()["data"]]
     assert "modified" not in names
