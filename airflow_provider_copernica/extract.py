@@ -29,6 +29,7 @@ from airflow_provider_copernica.datasets import (
     validate_options,
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.filters import check_conditions
 from airflow_provider_copernica.records import RowPlan, iso_utc, local_days, naive_bounds, to_int
 from airflow_provider_copernica.schema import Column
 
@@ -278,7 +279,15 @@ class Extraction:
         kind = self.dataset.window_params_for(self.product)
         if kind is None or self.window is None:
             return [[]]
-        return window_filter(kind, self.window, self.settings.tz)
+        filters = window_filter(kind, self.window, self.settings.tz)
+        check_conditions(self.dataset.name, kind, filters, self._own_field_names)
+        return filters
+
+    def _own_field_names(self) -> list[str]:
+        """The database's/collection's own field names (``fields.city`` -> ``city``)."""
+        discovery = self.dataset.discovery
+        skip = len(discovery.prefix) + 1 if discovery is not None else 0
+        return [c.name[skip:] for c in self.discovered_columns()]
 
     def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Raw records page by page, as the catalog entry's paging style says.

@@ -772,6 +772,12 @@ def test_modified_field_replaces_the_property_in_filters(api: Any, sandbox: Sand
     ordered = api("database/7616/profiles", {"orderby": "modified", "limit": 50}).json()["data"]
     stamps = [r["modified"] for r in ordered]
     assert stamps == sorted(stamps) and stamps[0] == min(r["modified"] for r in records)
+    sandbox.faults.set("modified_field:Modified")  # any case: names match case-insensitively
+    names = [f["name"] for f in api("database/7616/fields").json()["data"]]
+    assert names.count("Modified") == 1 and "modified" not in names
+    params = [("fields[]", f"modified>={bound}")]
+    assert fetch_all(api, "database/7616/profiles", params) == by_field
     sandbox.reset()
-    assert "modified" not in [f["name"] for f in api("database/7616/fields").json()["data"]]
-    assert "modified" not in table.field_types
+    assert "Modified" not in [f["name"] for f in api("database/7616/fields").json()["data"]]
+    assert not {"modified", "Modified"} & set(table.field_types)
+    assert fetch_all(api, "database/7616/profiles", params) == by_property

@@ -369,6 +369,7 @@ class SandboxData:
         self.mutations: list[dict[str, Any]] = []
         self.hidden_from: int | None = None  # data_after: rows with ts >= this are invisible
         self.hidden_until: float = 0.0
+        self.modified_field: str | None = None  # the modified_field switch
         self._generate()
 
     # -- generation ----------------------------------------------------------------------
@@ -995,37 +996,39 @@ class SandboxData:
             *self.events.values(),
         ]
 
-    def set_modified_field(self, on: bool) -> None:
-        """The ``modified_field`` switch: give every database and collection a field named
-        ``modified`` (a datetime unrelated to the records' ``modified`` property), or take it
-        away again. On the live API such a field replaces the property in ``fields[]``."""
-        name, ftype, kind = MODIFIED_FIELD
+    def set_modified_field(self, name: str | None = "modified") -> None:
+        """The ``modified_field`` switch: give every database and collection a field called
+        ``name`` (``modified`` in any case; a datetime unrelated to the records' ``modified``
+        property), or take it away again with None. On the live API such a field takes the
+        property's place in ``fields[]`` filters."""
         with self.lock:
-            owners = [d["fields"] for d in self.databases] + [
-                c["fields"] for c in self.collection_meta.values()
-            ]
+            if name == self.modified_field:
+                return
+            old, self.modified_field = self.modified_field, name
+            _, ftype, kind = MODIFIED_FIELD
             for table in [*self.profile_tables.values(), *self.subprofile_tables.values()]:
-                present = name in table.field_types
-                if on and not present:
+                if old is not None:
+                    del table.field_types[old], table.kinds[old]
+                    table.generators = [g for g in table.generators if g[0] != old]
+                if name is not None:
                     table.field_types[name] = ftype
                     table.kinds[name] = kind
                     table.generators.append((name, GENERATORS[kind]))
-                elif not on and present:
-                    del table.field_types[name], table.kinds[name]
-                    table.generators = [g for g in table.generators if g[0] != name]
                 table.touch()
-            for envelope in owners:
-                items = [f for f in envelope["data"] if f["name"] != name]
-                if on:
+            envelopes = [d["fields"] for d in self.databases]
+            envelopes += [c["fields"] for c in self.collection_meta.values()]
+            for envelope in envelopes:
+                items = [f for f in envelope["data"] if f["name"] != old]
+                if name is not None:
                     ident = max((int(f["ID"]) for f in items), default=20000) + 1
-                    items += _field_defs([MODIFIED_FIELD], ident)
+                    items += _field_defs([(name, ftype, kind)], ident)
                 envelope.update(_envelope(items))
 
     def reset(self) -> None:
         """Undo every mutation (appended, deleted and churned records; hidden data; the
         ``modified_field`` switch)."""
         with self.lock:
-            self.set_modified_field(False)
+            self.set_modified_field(None)
             for table in self.all_tables():
                 table.rollback()
             for (product, _), per_kind in self.emailing_events.items():

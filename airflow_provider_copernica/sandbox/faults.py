@@ -20,9 +20,10 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
                             token`` (the default, as the live API does) or 401/403 (v4 docs)
 ``storm:SECONDS``           for SECONDS from now, every data request gets 503 or 504 with
                             the load balancer's HTML page and no ``Retry-After`` (live API)
-``modified_field``          every database and collection gets a field named ``modified``,
-                            which then takes the place of the ``modified`` property in
-                            ``fields[]`` filters (not in ``orderby``), as on the live API
+``modified_field[:NAME]``   every database and collection gets a field named ``modified``
+                            (or NAME, ``Modified`` say), which then takes the place of the
+                            ``modified`` property in ``fields[]`` filters (not in
+                            ``orderby``), as on the live API
 ``jwt_ttl:SECONDS``         JWTs issued from now on expire after SECONDS
 ``outage_after:N``          after N more data requests, every data request gets 503
 ``latency:SECONDS``         added to every data request
@@ -55,12 +56,11 @@ SETTINGS = (
     "storm",
     "invalid_token",
 )
-SWITCHES = ("churn", "modified_field")
 INVALID_TOKEN_STATUSES = (400, 401, 403)
 VALID_SPECS = (
     "429[:N[:RETRY_AFTER]], 502:N, 503:N, 504:N, reset:N, timeout:N:SECONDS, truncate:N, "
     "401:N, reject_jwt:N, invalid_token:400|401|403, jwt_ttl:SECONDS, outage_after:N, "
-    "latency:SECONDS, storm:SECONDS, churn, modified_field, data_after:SECONDS "
+    "latency:SECONDS, storm:SECONDS, churn, modified_field[:NAME], data_after:SECONDS "
     "(count-based ones may be prefixed with auth:)"
 )
 
@@ -90,7 +90,7 @@ class Faults:
     def __init__(
         self,
         on_data_after: Callable[[float], None] | None = None,
-        on_modified_field: Callable[[bool], None] | None = None,
+        on_modified_field: Callable[[str | None], None] | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self._on_data_after = on_data_after
@@ -101,8 +101,8 @@ class Faults:
 
     def reset(self) -> None:
         """Switch every fault off."""
-        if getattr(self, "modified_field", False) and self._on_modified_field is not None:
-            self._on_modified_field(False)
+        if getattr(self, "modified_field", None) and self._on_modified_field is not None:
+            self._on_modified_field(None)
         with self._lock:
             self.queue: list[Fault] = []
             self.auth_queue: list[Fault] = []
@@ -115,7 +115,7 @@ class Faults:
             self.storm_until: float | None = None
             self.storm_answers = 0
             self.churn = False
-            self.modified_field = False
+            self.modified_field: str | None = None
             self.data_after: float | None = None
             self.specs: list[str] = []
 
@@ -131,12 +131,20 @@ class Faults:
             target, text = "auth", text[5:]
         kind, *args = text.split(":")
         kind = kind.lower()
-        if kind in SWITCHES and not args and target == "data":
+        if kind == "churn" and not args and target == "data":
             with self._lock:
-                setattr(self, kind, True)
+                self.churn = True
                 self.specs.append(spec)
-            if kind == "modified_field" and self._on_modified_field is not None:
-                self._on_modified_field(True)
+            return
+        if kind == "modified_field" and len(args) <= 1 and target == "data":
+            name = args[0] if args else "modified"
+            if name.lower() != "modified":
+                raise ValueError(f"fault {spec!r}: the field's name must be modified, in any case")
+            with self._lock:
+                self.modified_field = name
+                self.specs.append(spec)
+            if self._on_modified_field is not None:
+                self._on_modified_field(name)
             return
         if kind in COUNTED:
             if len(args) > (2 if kind in ("429", "timeout") else 1):

@@ -195,3 +195,84 @@ async def test_the_async_hook_rides_out_the_storm_too(
     finally:
         await hook.close()
     assert clock.slept >= 180 and len(data_requests(sandbox)) == len(clock.sleeps) + 1
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@pytest.mark.parametrize("field", ["modified", "Modified"])
+@pytest.mark.parametrize(
+    ("dataset", "options", "path"),
+    [
+        ("profiles", PROFILES, "/v4/database/7616/profiles"),
+        ("subprofiles", {"collection_id": 6312}, "/v4/collection/6312/subprofiles"),
+    ],
+)
+def test_a_field_named_modified_is_refused_before_any_data_request(
+    field: str,
+    dataset: str,
+    options: dict,
+    path: str,
+    sandbox: Any,
+    connect: Callable[..., str],
+    window: tuple,
+    tmp_path: Path,
+) -> None:
+    from airflow_provider_copernica.exceptions import CopernicaConfigError
+
+    connect()
+    sandbox.faults.set(f"modified_field:{field}")
+    target = _previous(tmp_path)
+    with pytest.raises(CopernicaConfigError) as caught:
+        run_operator(
+            make_context(window[0], window[1]),
+            dataset=dataset,
+            dataset_options=options,
+            output_uri=f"file://{target}",
+        )
+    message = str(caught.value)
+    assert f"has a field named {field!r}" in message and dataset in message, message
+    assert [r.path for r in data_requests(sandbox) if r.path == path] == []
+    assert target.read_bytes() == PREVIOUS
+    assert directory_listing(target.parent) == [target.name]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options"),
+    [
+        ("profiles", PROFILES),
+        ("subprofiles", {"collection_id": 6312}),
+        ("clicks", {"product": "html"}),
+        ("impressions", {"product": "html"}),
+    ],
+)
+def test_every_fields_condition_sent_is_one_the_api_honours(
+    dataset: str, options: dict, sandbox: Any, connect: Callable[..., str], tmp_path: Path
+) -> None:
+    """Read back from the request log: each fields[] condition parses the live API's way and
+    names a property or field the endpoint filters on (none is silently ignored)."""
+    from urllib.parse import parse_qsl
+
+    from airflow_provider_copernica.sandbox.tables import Condition
+
+    connect(page_size=50)
+    start, end, ids = find_window(sandbox, dataset, options, 60, 2000, days=7)
+    target = tmp_path / f"{dataset}.jsonl"
+    run_operator(
+        make_context(start, end),
+        dataset=dataset,
+        dataset_options=options,
+        output_uri=f"file://{target}",
+    )
+    assert sorted(read_ids(target)) == sorted(int(i) for i in ids)
+    table = sandbox.data.table(dataset, **options)
+    sent = [
+        value
+        for request in data_requests(sandbox)
+        for name, value in parse_qsl(request.query)
+        if name == "fields[]"
+    ]
+    assert len(sent) >= 3  # the window's two bounds and at least one more page's
+    for text in sent:
+        condition = Condition.parse(text)
+        assert condition is not None and table.predicate(condition) is not None, text
