@@ -227,6 +227,8 @@ class SandboxApp:
                 (r"database/(?P<db>[^/]+)/(?P<what>fields|interests|collections)", self.db_list),
                 (r"database/(?P<db>[^/]+)/profiles", self.profiles),
                 (r"database/(?P<db>[^/]+)/profileids", self.profile_ids),
+                (r"profile/(?P<ident>[^/]+)", self.profile),
+                (r"subprofile/(?P<ident>[^/]+)", self.subprofile),
                 (r"collection/(?P<coll>[^/]+)", self.collection),
                 (r"collection/(?P<coll>[^/]+)/fields", self.collection_fields),
                 (r"collection/(?P<coll>[^/]+)/subprofiles", self.subprofiles),
@@ -454,8 +456,28 @@ class SandboxApp:
         if action == "reset" and method == "POST":
             self.reset()
             return Response(200, _dumps({"reset": True}))
+        if action == "remove" and method == "POST":
+            try:
+                wanted = orjson.loads(body or b"{}")
+                removed: dict[str, list[int]] = {"profiles": [], "subprofiles": []}
+                for kind in ("profiles", "subprofiles"):
+                    for ident in wanted.get(kind, []):
+                        dataset = "profiles" if kind == "profiles" else "subprofiles"
+                        found = self.data.find_person(dataset[:-1], ident)
+                        if found is None:
+                            raise KeyError(f"no {dataset[:-1]} {ident}")
+                        option = "database_id" if kind == "profiles" else "collection_id"
+                        owner = int(found[0].owner_id)
+                        cascade = self.data.remove_record(dataset, int(ident), **{option: owner})
+                        removed[kind].append(int(ident))
+                        removed["subprofiles"] += cascade
+            except (ValueError, AttributeError, TypeError, KeyError) as exc:
+                raise HTTPError(400, f"bad remove request: {exc}") from None
+            return Response(200, _dumps({"removed": removed}))
         raise HTTPError(
-            404, "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset"
+            404,
+            "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset, "
+            'POST /_sandbox/remove {"profiles": [ids], "subprofiles": [ids]}',
         )
 
     def reset(self) -> None:
@@ -532,6 +554,18 @@ class SandboxApp:
             limit = MAX_LIMIT
         rows = table.alive()[start : start + limit]
         return [table.ids[i] for i in rows]
+
+    def profile(self, query: Query, ident: str) -> Any:
+        found = self.data.find_person("profile", ident)
+        if found is None:
+            raise HTTPError(400, "No entity with supplied ID")  # the live API's answer
+        return found[0].render(found[1])
+
+    def subprofile(self, query: Query, ident: str) -> Any:
+        found = self.data.find_person("subprofile", ident)
+        if found is None:
+            raise HTTPError(400, "No subprofile with supplied ID")
+        return found[0].render(found[1])
 
     def profile_ids(self, query: Query, db: str) -> Any:
         return self._ids(self._profile_table(db), query)

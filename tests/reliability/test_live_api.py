@@ -276,3 +276,80 @@ def test_every_fields_condition_sent_is_one_the_api_honours(
     for text in sent:
         condition = Condition.parse(text)
         assert condition is not None and table.predicate(condition) is not None, text
+
+
+# --------------------------------------------------------------------------- removed records
+
+
+def test_removed_profiles_and_their_subprofiles_are_not_extracted(
+    sandbox: Any, connect: Callable[..., str], tmp_path: Path
+) -> None:
+    connect(page_size=100)
+    start, end, ids = find_window(sandbox, "subprofiles", {"collection_id": 6312}, 50, 2000, 7)
+    orders = sandbox.data.records("subprofiles", collection_id=6312)
+    in_window = {int(r["ID"]): int(r["profile"]) for r in orders if int(r["ID"]) in set(ids)}
+    people = set(sandbox.data.expected_ids("profiles", start, end, **PROFILES))
+    parent = next(p for p in in_window.values() if p in people)  # both in the window
+    gone_subs = sandbox.data.remove_record("profiles", parent, database_id=7616)
+    assert set(gone_subs) & set(in_window)
+
+    expected = sorted(sandbox.data.expected_ids("subprofiles", start, end, collection_id=6312))
+    assert expected == sorted(set(ids) - set(gone_subs))
+    target = tmp_path / "orders.jsonl"
+    run_operator(
+        make_context(start, end),
+        dataset="subprofiles",
+        dataset_options={"collection_id": 6312},
+        output_uri=f"file://{target}",
+    )
+    assert sorted(read_ids(target)) == expected
+    # The removal did not move the profile's `modified`, and the profile is gone from lists.
+    target = tmp_path / "profiles.jsonl"
+    run_operator(
+        make_context(start, end),
+        dataset="profiles",
+        dataset_options=PROFILES,
+        output_uri=f"file://{target}",
+    )
+    assert sorted(read_ids(target)) == sorted(people - {parent})
+
+
+# --------------------------------------------------------------------------- empty dates
+
+
+def test_empty_dates_are_null_in_the_file(
+    sandbox: Any, connect: Callable[..., str], window: tuple, tmp_path: Path
+) -> None:
+    import json
+
+    connect(page_size=200)
+    start, end, ids = find_window(sandbox, "subprofiles", {"collection_id": 6313}, 20, 2000, 30)
+    target = tmp_path / "tickets.jsonl"
+    run_operator(
+        make_context(start, end),
+        dataset="subprofiles",
+        dataset_options={"collection_id": 6313},
+        output_uri=f"file://{target}",
+    )
+    rows = {row["id"]: row for row in map(json.loads, target.read_text().splitlines())}
+    truth = {int(r["ID"]): r for r in sandbox.data.records("subprofiles", collection_id=6313)}
+    assert sorted(rows) == sorted(int(i) for i in ids)
+    empty = [i for i in rows if truth[i]["fields"]["closed"] == "0000-00-00 00:00:00"]
+    assert empty and len(empty) < len(rows)
+    assert all(rows[i]["fields.closed"] is None for i in empty)
+    assert all(rows[i]["fields.closed"] for i in rows if i not in empty)
+
+    target = tmp_path / "profiles.jsonl"
+    start, end, _ = window
+    run_operator(
+        make_context(start, end),
+        dataset="profiles",
+        dataset_options=PROFILES,
+        output_uri=f"file://{target}",
+    )
+    people = {row["id"]: row for row in map(json.loads, target.read_text().splitlines())}
+    truth = {int(r["ID"]): r for r in sandbox.data.records("profiles", **PROFILES)}
+    unborn = [i for i in people if truth[i]["fields"]["birthdate"] == "0000-00-00"]
+    assert unborn, "the window should hold a profile without a birth date"
+    assert all(people[i]["fields.birthdate"] is None for i in unborn)
+    assert all(people[i]["fields.birthdate"] for i in people if i not in unborn)
