@@ -126,8 +126,10 @@ def test_the_default_budget_rides_out_a_three_minute_storm(
     assert statuses[503] + statuses[504] == storm
     # Every storm answer was followed by one wait; they add up to just over 3 minutes, and
     # within the budget: backoff 0.5 s doubling to a 30 s cap, plus jitter.
-    assert len(clock.sleeps) == storm
-    assert 180 <= clock.slept < 180 + 30.5 * 2
+    # 0.5, 1, 2, 4, 8, 16, then 30 s (the cap), each plus up to 0.5 s of jitter: the 11th
+    # wait ends past 180 s, so the 12th attempt succeeds.
+    assert storm == len(clock.sleeps) == 11 and (statuses[503], statuses[504]) == (8, 3)
+    assert 181.5 <= clock.slept <= 181.5 + 11 * 0.5
     assert max(clock.sleeps) <= 30.5
     lines = _busy_lines(caplog)
     assert len(lines) == storm
