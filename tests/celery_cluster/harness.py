@@ -12,6 +12,7 @@ hostnames and task-instance hostnames; the triggerer is left out: no DAG used he
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -112,7 +113,8 @@ class CeleryAirflow(AirflowStandalone):
             },
         )
         compose.pop("_PIP_ADDITIONAL_REQUIREMENTS")  # read by the image's entrypoint only
-        home.mkdir(parents=True, exist_ok=True)
+        self.lineage_dir = home / "openlineage"
+        self.lineage_dir.mkdir(parents=True, exist_ok=True)
         _write_hostname_module(home)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
         env |= compose | LOCAL_OVERRIDES
@@ -124,6 +126,10 @@ class CeleryAirflow(AirflowStandalone):
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            # OpenLineage events (apache-airflow-providers-openlineage), one file per event.
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+                {"type": "file", "log_file_path": str(self.lineage_dir / "event")}
+            ),
         }
         super().__init__(home, env, api_port)
         self.compose_env = compose
@@ -230,6 +236,11 @@ class CeleryAirflow(AirflowStandalone):
             return set(dag_ids) <= {d["dag_id"] for d in dags}
 
         self.wait_until(f"DAGs {dag_ids} to be parsed", parsed, timeout)
+
+    def lineage_events(self, event_type: str = "COMPLETE") -> list[dict[str, Any]]:
+        """The OpenLineage events of that type the components wrote so far."""
+        events = [json.loads(p.read_text()) for p in sorted(self.lineage_dir.iterdir())]
+        return [e for e in events if e.get("eventType") == event_type]
 
     def task_instance_try(self, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
         """Every try of one task instance (hostname, state, try_number), oldest first."""

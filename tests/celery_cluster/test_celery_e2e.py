@@ -70,6 +70,19 @@ def test_backfill_of_six_days_runs_on_both_workers_and_lands_exact_files(
     for day in days:
         _assert_file_is_ground_truth(out / _file_name(day), sandbox, day)
 
+    # Each task's OpenLineage COMPLETE event (emitted by the worker): Copernica in, file out.
+    landed = {}
+    for event in cluster.lineage_events():
+        if event["job"]["name"] == f"{DAG}.{TASK}":
+            [source], [output] = event["inputs"], event["outputs"]
+            assert source["namespace"] == f"copernica://{sandbox.url.removeprefix('http://')}"
+            assert source["name"] == "/v4/database/7616/profiles"
+            assert output["namespace"] == "file"
+            landed[output["name"]] = output["outputFacets"]["outputStatistics"]["rowCount"]
+    assert landed == {
+        str(out / _file_name(d)): len((out / _file_name(d)).read_text().splitlines()) for d in days
+    }
+
 
 def test_worker_killed_mid_extraction_the_task_retries_and_the_file_is_exact(
     cluster: CeleryAirflow, sandbox: Any
