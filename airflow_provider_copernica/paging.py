@@ -149,6 +149,30 @@ class KeysetPaginator(Paginator):
     update_request = init_request
 
 
+@register_paginator("id_array")
+class IdArrayPaginator(Paginator):
+    """Bare JSON arrays of ids (``database/{id}/profileids``) by ``start``/``limit``, until a
+    short page. No envelope, so no ``total`` to count by."""
+
+    owns = ("start", "limit")
+
+    def __init__(self, page_size: int, what: str) -> None:
+        super().__init__(page_size, what)
+        self.start = 0
+
+    def init_request(self, base: Pairs) -> Pairs:
+        return [*base, ("start", str(self.start)), ("limit", str(self.page_size))]
+
+    def update_state(self, body: Any) -> list[Any]:
+        if not isinstance(body, list):
+            raise CopernicaAPIError(f"{self.what}: expected a JSON array of ids")
+        self.start += len(body)
+        self.has_next = len(body) >= self.page_size
+        return body
+
+    update_request = init_request
+
+
 def _record_id(record: Mapping[str, Any]) -> int:
     value = record.get("ID", record.get("id"))
     try:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_requests import PROFILES, bearer_tokens, calls_to, connector, profile_ids
+from sandbox_requests import PROFILES, bearer_tokens, calls_to, profile_ids
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -17,17 +17,7 @@ from airflow_provider_copernica.exceptions import (
 )
 from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
 
-FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
-
-
-@pytest.fixture
-def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    return connector(sandbox, monkeypatch, FAST)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log(sandbox: Any) -> None:
-    sandbox.requests.clear()
+pytestmark = pytest.mark.usefixtures("fresh_log")
 
 
 async def test_get_reuses_one_jwt(sandbox: Any, connect: Callable[..., str]) -> None:
