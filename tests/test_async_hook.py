@@ -94,3 +94,30 @@ async def test_errors_match_the_sync_hook(
     for secret in [SANDBOX_ACCESS_TOKEN, *jwts]:
         assert secret not in caplog.text
         assert not any(secret in text for text in errors)
+
+
+async def test_logs_every_reply_with_its_timing_like_the_sync_hook(
+    sandbox: Any, connect: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
+    caplog.set_level(logging.DEBUG, logger="airflow_provider_copernica.hooks.copernica")
+    conn_id = connect()
+    replies: dict[str, list[str]] = {}
+    for kind in ("sync", "async"):
+        caplog.clear()
+        if kind == "sync":
+            with CopernicaHook(conn_id) as sync_hook:
+                assert sync_hook.get("identity")["name"]
+        else:
+            hook = CopernicaAsyncHook(conn_id)
+            try:
+                assert (await hook.get("identity"))["name"]
+            finally:
+                await hook.close()
+        lines = [r.getMessage() for r in caplog.records if " ms" in r.getMessage()]
+        # "<method> <path> -> <status> in N ms", with the timing dropped for comparison
+        replies[kind] = [line.rsplit(" in ", 1)[0] for line in lines]
+    assert replies["async"] == replies["sync"]
+    assert [line.split(" -> ")[1] for line in replies["sync"]] == ["200", "200"]
+    assert replies["sync"][0].startswith("POST ") and "/v4/identity" in replies["sync"][1]

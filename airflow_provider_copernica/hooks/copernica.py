@@ -177,11 +177,12 @@ class CopernicaHook(BaseHook):
     def _bearer(self) -> str:
         with self._lock:
             core = self.core
-            if not core.jwt_needed():
-                return core.jwt.token  # type: ignore[union-attr]
-            token = retrying(self.settings, core.exchange_call().what)(self._exchange_once)
-            mask_secrets(token)
-            return core.keep_jwt(token)
+            token = core.fresh_token()
+            if token is None:
+                token = retrying(self.settings, core.exchange_what)(self._exchange_once)
+                mask_secrets(token)
+                core.keep_jwt(token)
+            return token
 
     # -- requests
 
@@ -351,12 +352,13 @@ class CopernicaAsyncHook:
 
     async def _bearer(self, core: RequestCore) -> str:
         async with self._jwt_lock():
-            if not core.jwt_needed():
-                return core.jwt.token  # type: ignore[union-attr]
-            what = core.exchange_call().what
-            token = await async_retrying(core.settings, what)(self._exchange_once, core)
-            await amask_secrets(token)
-            return core.keep_jwt(token)
+            token = core.fresh_token()
+            if token is None:
+                retry = async_retrying(core.settings, core.exchange_what)
+                token = await retry(self._exchange_once, core)
+                await amask_secrets(token)
+                core.keep_jwt(token)
+            return token
 
     async def _attempt(
         self, core: RequestCore, path: str, query: list[tuple[str, str]], what: str

@@ -5,7 +5,7 @@ timing, status rules, decoded JSON or the right exception) and decides about the
 fetch one, whether a refusal allows one more). The hooks only send: ``requests`` in
 :class:`~airflow_provider_copernica.hooks.copernica.CopernicaHook`, ``httpx`` in
 :class:`~airflow_provider_copernica.hooks.copernica.CopernicaAsyncHook`; each holds its own
-lock (``threading`` or ``asyncio``) around :meth:`RequestCore.reauthorise` and the JWT fetch.
+lock (``threading`` or ``asyncio``) around the JWT fetch and :meth:`RequestCore.reauthorise`.
 """
 
 from __future__ import annotations
@@ -153,16 +153,21 @@ class RequestCore:
 
     # -- the JWT exchange
 
-    def jwt_needed(self) -> bool:
-        """No JWT yet, or the cached one is close to its expiry."""
-        return self.jwt is None or not self.jwt.fresh()
+    def fresh_token(self) -> str | None:
+        """The cached JWT; None when there is none yet or it is close to its expiry."""
+        jwt = self.jwt
+        return jwt.token if jwt is not None and jwt.fresh() else None
+
+    @property
+    def exchange_what(self) -> str:
+        return f"POST {self.settings.auth_url}"
 
     def exchange_call(self) -> Call:
         settings = self.settings
         return Call(
             "POST",
             settings.auth_url,
-            f"POST {settings.auth_url}",
+            self.exchange_what,
             data={"access_token": settings.access_token},
         )
 
@@ -172,9 +177,8 @@ class RequestCore:
         check_status(status, headers, what=call.what, settings=self.settings)
         return jwt_from_exchange(status, text)
 
-    def keep_jwt(self, token: str) -> str:
+    def keep_jwt(self, token: str) -> None:
         self.jwt = CachedJwt.from_token(token)
-        return token
 
     def reauthorise(self, guard: ReauthGuard, rejected: AuthRejected) -> None:
         """After a refusal: allow one new JWT (raise when the guard says no), drop the old."""
