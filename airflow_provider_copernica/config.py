@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 
+DEFAULT_CONN_ID = "copernica_default"
 DEFAULT_HOST = "https://api.copernica.com"
 DEFAULT_AUTH_URL = "https://authenticate.copernica.com"
 DEFAULT_AUTHORIZE_URL = "https://www.copernica.com/en/authorize"

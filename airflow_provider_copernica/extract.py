@@ -207,17 +207,27 @@ class Extraction:
     def api_calls(self) -> int:
         return int(getattr(self.hook, "api_calls", 0))
 
-    def _raw_pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Raw records page by page, as the catalog entry's request plan says."""
-        source = Source(self.hook, self.dataset, self.options, self.settings, self.window)
+    def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Raw records page by page, as the catalog entry's request plan says.
+
+        ``max_items`` stops a fan-out page early (one call per item: a preview of 20 rows must
+        not fetch a whole list page's items)."""
+        source = Source(
+            self.hook, self.dataset, self.options, self.settings, self.window, max_items
+        )
         return get_plan(self.dataset.plan).pages(source)
 
-    def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Output rows page by page (streams; empty pages are skipped)."""
+    def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Output rows page by page (streams; empty pages are skipped).
+
+        With ``max_rows`` (a preview) pages are fetched one at a time, only while fewer rows
+        have been yielded: no prefetch, so no page is billed that is not shown.
+        """
         plan = self._plan()
         started = time.monotonic()
         pages = records = 0
-        for raw in prefetch(self._raw_pages):
+        raws = prefetch(self._raw_pages) if max_rows is None else self._raw_pages(max_rows)
+        for raw in raws:
             pages += 1
             rows = plan.rows(raw)
             records += len(rows)
@@ -232,6 +242,8 @@ class Extraction:
                 )
             if rows:
                 yield rows
+            if max_rows is not None and records >= max_rows:
+                break
         elapsed = max(time.monotonic() - started, 1e-6)
         self.log.info(
             "%s: done, %d pages, %d records in %.1f s (%.0f records/s), %d API calls",

@@ -47,6 +47,8 @@ class Source:
     options: Mapping[str, Any]
     settings: CopernicaSettings
     window: Window | None
+    max_items: int | None = None
+    """A preview's row limit: plans with one call per item stop an item loop there."""
 
     def path(self, template: str | None = None, **extra: Any) -> str:
         return api_path(template or self.dataset.path, self.options, self.settings, **extra)
@@ -121,6 +123,8 @@ def fan_out(source: Source) -> Pages:
             ):
                 continue
             page.append({**answer, dataset.key: item_id})
+            if source.max_items is not None and len(page) >= source.max_items:
+                break
         yield page
 
 

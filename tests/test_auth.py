@@ -16,21 +16,18 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
-from airflow_provider_copernica.auth import (
+from airflow_provider_copernica.commands import (
     CALLBACK_HOST,
-    CachedJwt,
     CallbackServer,
     OAuthCallbackError,
     authorize_command,
-    build_authorize_url,
-    exchange_code,
-    jwt_expiry,
-    parse_jwt_response,
     wait_for_callback,
 )
 from airflow_provider_copernica.config import CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaAuthError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
+from airflow_provider_copernica.oauth import build_authorize_url, exchange_code
+from airflow_provider_copernica.tokens import CachedJwt, jwt_expiry, parse_jwt_response
 
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 

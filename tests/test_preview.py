@@ -25,7 +25,7 @@ def test_datasets_lists_every_dataset(capsys: pytest.CaptureFixture[str]) -> Non
 def test_datasets_profiles_lists_the_database_columns_with_one_call(
     sandbox: Any, copernica_conn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["datasets", "profiles", "--database-id", "7616"]) == 0
+    assert main(["datasets", "profiles", "--option", "database_id=7616"]) == 0
     out = capsys.readouterr().out
     for column in ("id", "modified", "interests", "fields.email", "fields.age"):
         assert any(line.split()[:1] == [column] for line in out.splitlines()), column
@@ -108,8 +108,11 @@ def test_preview_rows_for_a_dag(sandbox: Any, copernica_conn: str) -> None:
             ["preview", "clicks", "--from", "2026-10-01", "--to", "2026-10-02", "--fields", "x"],
             "available columns",
         ),
-        (["datasets", "profiles", "--database-id", "1/.."], "positive integer"),
-        (["datasets", "clicks", "--database-id", "7616"], "takes no option database_id"),
+        (["datasets", "profiles", "--option", "database_id=1/.."], "positive integer"),
+        (
+            ["datasets", "clicks", "--option", "database_id=7616"],
+            "Unknown option(s) 'database_id' for dataset 'clicks'; valid options: product",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_a_message_and_no_request(

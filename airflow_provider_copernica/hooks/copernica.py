@@ -9,7 +9,6 @@ come from :mod:`~airflow_provider_copernica.paging`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import threading
 from collections.abc import Iterator
@@ -18,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_copernica import UI_FIELD_BEHAVIOUR
-from airflow_provider_copernica.auth import amask_secrets, mask_secrets, scrub
-from airflow_provider_copernica.config import EXTRA_FIELDS, CopernicaSettings
+from airflow_provider_copernica.config import DEFAULT_CONN_ID, EXTRA_FIELDS, CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaError
 from airflow_provider_copernica.hooks.core import (
     HEADERS,
@@ -32,6 +30,7 @@ from airflow_provider_copernica.hooks.core import (
     query_pairs,
     settings_from_connection,
 )
+from airflow_provider_copernica.masking import amask_secrets, mask_secrets, scrub
 from airflow_provider_copernica.paging import get_paginator, walk_pages
 from airflow_provider_copernica.retry import async_retrying, retrying
 
@@ -44,7 +43,6 @@ __all__ = [
     "CopernicaHook",
     "Params",
     "settings_from_connection",
-    "test_connection_command",
 ]
 
 
@@ -55,7 +53,7 @@ class CopernicaHook(BaseHook):
     """Talks to the Copernica REST API: JWT auth, pooled HTTP, retries and paging."""
 
     conn_name_attr = "copernica_conn_id"
-    default_conn_name = "copernica_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "copernica"
     hook_name = "Copernica"
 
@@ -270,17 +268,6 @@ class CopernicaHook(BaseHook):
         if not isinstance(identity, dict):
             return False, "identity answered with something other than an account"
         return True, f"Connected to account {identity.get('name')} ({identity.get('company')})"
-
-
-def test_connection_command(args: argparse.Namespace) -> int:
-    """``copernica test-connection --conn-id X``: print the result, exit 0 or 1."""
-    hook = CopernicaHook(args.conn_id)
-    try:
-        ok, message = hook.test_connection()
-    finally:
-        hook.close()
-    print(message)
-    return 0 if ok else 1
 
 
 # --------------------------------------------------------------------------- async hook

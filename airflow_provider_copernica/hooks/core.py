@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 import orjson
 
 from airflow_provider_copernica import __version__
-from airflow_provider_copernica.auth import CachedJwt, jwt_from_exchange, scrub
 from airflow_provider_copernica.config import CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaAuthError
+from airflow_provider_copernica.masking import scrub
 from airflow_provider_copernica.retry import TransientError, check_status
+from airflow_provider_copernica.tokens import CachedJwt, jwt_from_exchange
 
 log = logging.getLogger("airflow_provider_copernica.hooks.copernica")
 

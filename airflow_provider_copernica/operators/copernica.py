@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
+from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import (
     check_fields,
     field_names,
@@ -69,7 +70,7 @@ class CopernicaToStorageOperator(BaseOperator):
         output_uri: str | None = None,
         file_format: str = "jsonl",
         allow_empty: bool = False,
-        copernica_conn_id: str = "copernica_default",
+        copernica_conn_id: str = DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:

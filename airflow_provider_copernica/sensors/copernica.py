@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
+from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import get_dataset, validate_options
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
 from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
@@ -47,7 +48,7 @@ class CopernicaSensor(BaseSensorOperator):
         dataset: str,
         dataset_options: Mapping[str, Any] | None = None,
         min_records: int = 1,
-        copernica_conn_id: str = "copernica_default",
+        copernica_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: timedelta | float = DEFAULT_POKE_INTERVAL,
         **kwargs: Any,

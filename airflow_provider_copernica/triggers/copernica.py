@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.exceptions import CopernicaError, CopernicaRetryError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class CopernicaTrigger(BaseTrigger):
         window_end: str,
         dataset_options: Mapping[str, Any] | None = None,
         min_records: int = 1,
-        copernica_conn_id: str = "copernica_default",
+        copernica_conn_id: str = DEFAULT_CONN_ID,
         poke_interval: float = DEFAULT_POKE_INTERVAL,
         initial_delay: float = 0.0,
     ) -> None:
@@ -106,8 +107,8 @@ class CopernicaTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Check every ``poke_interval`` seconds; yield one event and return."""
-        from airflow_provider_copernica.auth import scrub
         from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
+        from airflow_provider_copernica.masking import scrub
         from airflow_provider_copernica.windows import parse_window
 
         hook = CopernicaAsyncHook(self.copernica_conn_id)

@@ -385,7 +385,7 @@ def test_authorize_refuses_a_wrong_state(sandbox: Any, connect: Any) -> None:
 def test_callback_server_listens_on_loopback_once() -> None:
     import psutil
 
-    from airflow_provider_copernica.auth import OAuthCallbackError, wait_for_callback
+    from airflow_provider_copernica.commands import OAuthCallbackError, wait_for_callback
 
     state = secrets.token_urlsafe(32)
     ready: list[str] = []
