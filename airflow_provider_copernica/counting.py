@@ -21,6 +21,7 @@ from airflow_provider_copernica.window_params import window_filter, window_style
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.config import CopernicaSettings
+    from airflow_provider_copernica.extract import Extraction
     from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook, CopernicaHook
     from airflow_provider_copernica.windows import Window
 
@@ -59,19 +60,10 @@ def envelope_total(payload: Any) -> int:
     raise CopernicaAPIError("Copernica's answer to the count request has no numeric 'total'")
 
 
-def count_pages(
-    hook: CopernicaHook,
-    dataset: str,
-    options: Mapping[str, Any] | None,
-    window: Window,
-    min_records: int,
-) -> int:
+def count_pages(extraction: Extraction, min_records: int) -> int:
     """Count with the engine's pages (datasets without a count request); stops at
     ``min_records`` so a satisfied check reads as little as possible."""
-    from airflow_provider_copernica.extract import prepare
-
     count = 0
-    extraction = prepare(hook, dataset, options=options, window=window)
     with contextlib.closing(extraction.pages()) as pages:
         for page in pages:
             count += len(page)
@@ -89,10 +81,12 @@ def count_records(
 ) -> int:
     """Records of ``dataset`` in ``window``: one probe request, else pages up to
     ``min_records``. Options are validated before any call."""
+    from airflow_provider_copernica.extract import prepare
+
     probe = probe_request(get_dataset(dataset), options, window, hook.settings)
     if probe is not None:
         return envelope_total(hook.get(*probe))
-    return count_pages(hook, dataset, options, window, min_records)
+    return count_pages(prepare(hook, dataset, options=options, window=window), min_records)
 
 
 async def acount_records(
@@ -105,7 +99,15 @@ async def acount_records(
 ) -> int:
     """:func:`count_records` for the triggerer: the probe goes through the async hook; the
     pages (no count request) are read by ``sync_hook()`` in a worker thread."""
+    from airflow_provider_copernica.extract import prepare
+
     probe = probe_request(get_dataset(dataset), options, window, await hook.get_settings())
     if probe is not None:
         return envelope_total(await hook.get(*probe))
-    return await asyncio.to_thread(count_pages, sync_hook(), dataset, options, window, min_records)
+
+    def by_pages() -> int:
+        return count_pages(
+            prepare(sync_hook(), dataset, options=options, window=window), min_records
+        )
+
+    return await asyncio.to_thread(by_pages)

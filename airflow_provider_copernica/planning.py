@@ -130,14 +130,14 @@ def fan_out(source: Source) -> Pages:
 
 @register_plan("per_day")
 def per_day(source: Source) -> Pages:
-    """One request for the window's local days (``begin``/``end``); if the answer is one
-    object of totals for a multi-day span, one request per day instead (rows keyed by day)."""
+    """One request for the window's local days (the window style's start/end dates); if the
+    answer is one object of totals for a multi-day span, one request per day instead (rows
+    keyed by the day)."""
     path, key = source.path(), source.dataset.key
     constant = list(source.dataset.extra_params)
     get = source.hook.get
-    for span in map(dict, source.filters()):
-        first, last = span["begin"], span["end"]
-        answer = get(path, [("begin", first), ("end", last), *constant])
+    for (start_name, first), (end_name, last) in source.filters():
+        answer = get(path, [(start_name, first), (end_name, last), *constant])
         if isinstance(answer, Mapping) and isinstance(answer.get("data"), list):
             yield [row for row in answer["data"] if first <= str(row.get(key, "")) <= last]
             continue
@@ -147,6 +147,6 @@ def per_day(source: Source) -> Pages:
         day, end = date.fromisoformat(first), date.fromisoformat(last)
         while day <= end:
             text = day.isoformat()
-            answer = get(path, [("begin", text), ("end", text), *constant])
+            answer = get(path, [(start_name, text), (end_name, text), *constant])
             yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
             day += timedelta(days=1)
