@@ -149,3 +149,26 @@ def test_a_new_paging_style_is_one_class_and_one_registration(
         assert all(("order", "desc") in parse_qsl(r.query) for r in calls_to(sandbox, path))
     finally:
         del PAGINATORS["test_offset_from_end"]
+
+
+# -- request plans ------------------------------------------------------------------------
+
+
+def test_fan_out_plan_lists_until_the_windows_last_second_then_asks_each_item(
+    sandbox: Any, conn: str
+) -> None:
+    from airflow_provider_copernica.extract import prepare
+
+    hook = CopernicaHook(conn)
+    assert hook.settings.tz == AMSTERDAM
+    extraction = prepare(hook, "emailing_statistics", window=DST_DAY)
+    rows = [row for page in extraction.pages() for row in page]
+    assert rows  # the seeded account sends emailings every day
+    lists = calls_to(sandbox, "draganddrop/emailings")
+    assert lists and all(("todate", "2026-10-26 00:59:59") in parse_qsl(r.query) for r in lists)
+    items = [r for r in sandbox.requests if r.path.endswith("/statistics")]
+    assert len(items) == hook.api_calls - len(lists) >= len(rows)
+    for request in items:
+        query = parse_qsl(request.query)
+        assert ("begintime", "2026-10-25 02:00:00") in query
+        assert ("endtime", "2026-10-26 00:59:59") in query
