@@ -88,7 +88,9 @@ class Dataset:
     plan: str = "single"
     """Which requests to make: a name in ``planning.PLANS`` (single, fan_out, per_day)."""
     paging: str = "offset"
-    """How a listing is paged: a name in ``paging.PAGINATORS`` (offset, keyset, single)."""
+    """How the data requests are paged: a name in ``paging.PAGINATORS`` (offset, keyset,
+    id_array, single). The fan_out and per_day plans ask for single objects (``single``);
+    a fan-out's list is paged by ``FanOut.list_paging``."""
     window_params: WindowStyle | Mapping[str, WindowStyle] | None = None
     """How the interval becomes API filters (by product when it differs); None = snapshot."""
     timestamp_field: str | None = None
