@@ -3,6 +3,7 @@
 A paginator owns the paging parameters of one listing request and reads each reply:
 
 - :meth:`Paginator.init_request`: the first request's parameters;
+- :meth:`Paginator.fetch`: one request (the hook's JSON ``get`` unless overridden);
 - :meth:`Paginator.update_state`: the records of a reply, and whether another page follows;
 - :meth:`Paginator.update_request`: the next request's parameters.
 
@@ -13,13 +14,14 @@ A paginator owns the paging parameters of one listing request and reads each rep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError
 
+if TYPE_CHECKING:
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
 Pairs = list[tuple[str, str]]
-Get = Callable[[str, Pairs], Any]
-"""``get(path, params) -> decoded JSON``: the hook's :meth:`get`, retries and re-auth included."""
 
 
 class Paginator:
@@ -36,6 +38,10 @@ class Paginator:
 
     def init_request(self, base: Pairs) -> Pairs:
         return base
+
+    def fetch(self, hook: CopernicaHook, path: str, params: Pairs) -> Any:
+        """One request: decoded JSON by default (a file download would stream it instead)."""
+        return hook.get(path, params)
 
     def update_state(self, body: Any) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -183,12 +189,14 @@ def _record_id(record: Mapping[str, Any]) -> int:
         ) from None
 
 
-def walk_pages(get: Get, path: str, base: Pairs, paginator: Paginator) -> Iterator[list[dict]]:
+def walk_pages(
+    hook: CopernicaHook, path: str, base: Pairs, paginator: Paginator
+) -> Iterator[list[dict]]:
     """Non-empty pages of records of ``path``, as ``paginator`` walks them."""
     base = [(k, v) for k, v in base if k not in paginator.owns]
     params = paginator.init_request(base)
     while True:
-        records = paginator.update_state(get(path, params))
+        records = paginator.update_state(paginator.fetch(hook, path, params))
         if records:
             yield records
         if not paginator.has_next:

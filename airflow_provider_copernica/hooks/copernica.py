@@ -237,7 +237,7 @@ class CopernicaHook(BaseHook):
         paginator = get_paginator(paging)(
             self.settings.page_size, describe("GET", self.settings, path)
         )
-        yield from walk_pages(self.get, path, query_pairs(params), paginator)
+        yield from walk_pages(self, path, query_pairs(params), paginator)
 
     def iter_pages_by_id(self, path: str, params: Params = None) -> Iterator[list[dict]]:
         """Pages of records by key (``orderby=id``, ``fields[]=id>{last}``): exact even when
