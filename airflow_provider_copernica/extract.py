@@ -29,7 +29,7 @@ from airflow_provider_copernica.datasets import (
     validate_options,
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError
-from airflow_provider_copernica.planning import Source, api_path, get_plan
+from airflow_provider_copernica.planning import Source, api_path, get_plan, window_filters
 from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
 
@@ -213,9 +213,18 @@ class Extraction:
         ``max_items`` stops a fan-out page early (one call per item: a preview of 20 rows must
         not fetch a whole list page's items)."""
         source = Source(
-            self.hook, self.dataset, self.options, self.settings, self.window, max_items
+            self.hook,
+            self.dataset,
+            self.options,
+            self.settings,
+            self.window,
+            self._filters(),
+            max_items,
         )
         return get_plan(self.dataset.plan).pages(source)
+
+    def _filters(self) -> list[list[tuple[str, str]]]:
+        return window_filters(self.dataset, self.options, self.window, self.settings.tz)
 
     def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Output rows page by page (streams; empty pages are skipped).

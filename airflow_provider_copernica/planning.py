@@ -19,6 +19,8 @@ from airflow_provider_copernica.records import to_int
 from airflow_provider_copernica.window_params import window_filter
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from airflow_provider_copernica.config import CopernicaSettings
     from airflow_provider_copernica.datasets import Dataset
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
@@ -40,29 +42,34 @@ def api_path(
 
 @dataclass(frozen=True)
 class Source:
-    """What a plan reads: the hook, the catalog entry, validated options and the window."""
+    """What a plan reads: the hook, the catalog entry, validated options and the window's
+    filter parameters (one list per request; ``[[]]``: no filter)."""
 
     hook: CopernicaHook
     dataset: Dataset
     options: Mapping[str, Any]
     settings: CopernicaSettings
     window: Window | None
+    filters: list[Pairs]
     max_items: int | None = None
     """A preview's row limit: plans with one call per item stop an item loop there."""
 
     def path(self, template: str | None = None, **extra: Any) -> str:
         return api_path(template or self.dataset.path, self.options, self.settings, **extra)
 
-    def filters(self) -> list[Pairs]:
-        """The window's filter parameters, one list per request (``[[]]``: no filter)."""
-        style = self.dataset.window_params_for(self.options.get("product"))
-        if style is None or self.window is None:
-            return [[]]
-        return window_filter(style, self.window, self.settings.tz)
-
     def pages(self, path: str, params: Pairs, paging: str | None = None) -> Pages:
         """Pages of ``path`` in ``paging`` (default: the entry's paging style)."""
         return self.hook.iter_pages(path, params, paging=paging or self.dataset.paging)
+
+
+def window_filters(
+    dataset: Dataset, options: Mapping[str, Any], window: Window | None, tz: ZoneInfo
+) -> list[Pairs]:
+    """The entry's window filter parameters, one list per request (``[[]]``: no filter)."""
+    style = dataset.window_params_for(options.get("product"))
+    if style is None or window is None:
+        return [[]]
+    return window_filter(style, window, tz)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def get_plan(name: str) -> Plan:
 def single(source: Source) -> Pages:
     """One paged listing of the entry's path per window filter."""
     path = source.path()
-    for params in source.filters():
+    for params in source.filters:
         yield from source.pages(path, [*params, ("total", "false"), *source.dataset.extra_params])
 
 
@@ -106,7 +113,7 @@ def fan_out(source: Source) -> Pages:
     """List items (``FanOut.list_path``, offset pages), then GET one object per item."""
     dataset, fan = source.dataset, source.dataset.fan_out
     assert fan is not None, f"{dataset.name}: plan 'fan_out' needs Dataset.fan_out"
-    filters = source.filters()[0]
+    filters = source.filters[0]
     list_params: Pairs = [("total", "false"), *dataset.extra_params]
     if fan.list_window is not None and source.window is not None:
         list_params += window_filter(fan.list_window, source.window, source.settings.tz)[0]
@@ -136,7 +143,7 @@ def per_day(source: Source) -> Pages:
     path, key = source.path(), source.dataset.key
     constant = list(source.dataset.extra_params)
     get = source.hook.get
-    for (start_name, first), (end_name, last) in source.filters():
+    for (start_name, first), (end_name, last) in source.filters:
         answer = get(path, [(start_name, first), (end_name, last), *constant])
         if isinstance(answer, Mapping) and isinstance(answer.get("data"), list):
             yield [row for row in answer["data"] if first <= str(row.get(key, "")) <= last]
