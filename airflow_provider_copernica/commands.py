@@ -170,7 +170,8 @@ def _search(term: str, options: Mapping[str, str], conn_id: str) -> list[tuple[s
         else:
             names = [c.name for c in entry.columns]
         if entry.discovery is not None and all(o in options for o in entry.required_options):
-            names += [c.name for c in _columns(entry, validate_options(entry, options), conn_id)]
+            own = {k: v for k, v in options.items() if k in entry.option_names}
+            names += [c.name for c in _columns(entry, validate_options(entry, own), conn_id)]
         hits = [n for n in dict.fromkeys(names) if needle in n.casefold()]
         if hits:
             found.append((entry.name, ", ".join(hits)))

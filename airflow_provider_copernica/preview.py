@@ -99,7 +99,7 @@ def preview_rows(
         window = parse_window(date_from, date_to)
     extraction = prepare(hook, dataset, options=options, fields=fields, window=window)
     rows: list[dict[str, Any]] = []
-    exhausted = True
+    exhausted = limit > 0  # until a page shows there is more (limit 0: only count)
     if limit:
         with contextlib.closing(extraction.pages(max_rows=limit)) as pages:
             for page in pages:

@@ -1,13 +1,15 @@
 """Preview a dataset for a date range from the UI's Trigger form ("Test Data"); writes nothing.
 
 Trigger it with the form (the fields are validated against their JSON schema before the run
-starts), or from the command line::
+starts; the dates default to the last full day, UTC), or from the command line::
 
     airflow dags trigger copernica_preview --conf \\
         '{"dataset": "clicks", "date_from": "2026-11-20", "date_to": "2026-11-21", "limit": 10}'
 
-The task log shows the first ``limit`` rows as a table, with the columns the dataset has, so
-you can check a dataset, its columns and a window's data before scheduling a sync.
+The task log shows the first ``limit`` rows as a table in its default view (outside the
+collapsed "Pre/Post Execute" groups), with the columns the dataset has, so you can check a
+dataset, its columns and a window's data before scheduling a sync. A preview reads only the
+pages it shows plus one count request, whatever the window.
 ``date_to`` is exclusive: ``2026-11-20`` to ``2026-11-21`` is the single day 20 November
 (UTC). Options a dataset does not take (e.g. ``database_id`` for ``clicks``) are ignored.
 Nothing is written to storage and nothing but a row count goes to XCom.
@@ -15,12 +17,28 @@ Nothing is written to storage and nothing but a row count goes to XCom.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
 from airflow_provider_copernica.config import PRODUCTS
 from airflow_provider_copernica.datasets import DATASETS
+
+log = logging.getLogger(__name__)
+
+
+def last_full_day() -> tuple[str, str]:
+    """``(yesterday, today)`` in UTC as ISO dates: the default window (date_to is exclusive).
+
+    Evaluated when the file is parsed (cheap, no I/O), so the form always opens valid.
+    """
+    today = datetime.now(timezone.utc).date()
+    return (today - timedelta(days=1)).isoformat(), today.isoformat()
+
+
+DEFAULT_FROM, DEFAULT_TO = last_full_day()
 
 
 @dag(
@@ -32,10 +50,16 @@ from airflow_provider_copernica.datasets import DATASETS
             "clicks", type="string", enum=sorted(DATASETS), description="Dataset to preview."
         ),
         "date_from": Param(
-            type="string", format="date", description="First day of the window (UTC)."
+            DEFAULT_FROM,
+            type="string",
+            format="date",
+            description="First day of the window (UTC; default: the last full day).",
         ),
         "date_to": Param(
-            type="string", format="date", description="Day after the last day (exclusive)."
+            DEFAULT_TO,
+            type="string",
+            format="date",
+            description="Day after the last day (exclusive; default: today, UTC).",
         ),
         "limit": Param(20, type="integer", minimum=1, maximum=1000, description="Rows to show."),
         "fields": Param(
@@ -62,7 +86,7 @@ def copernica_preview() -> None:
     def preview() -> int:
         """Log the preview table; return only the number of rows shown."""
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.preview import format_table, preview_rows
+        from airflow_provider_copernica.preview import preview_rows
 
         params: dict[str, Any] = dict(get_current_context()["params"])
         dataset = DATASETS[params["dataset"]]
@@ -71,7 +95,7 @@ def copernica_preview() -> None:
             for name in dataset.option_names
             if params.get(name) not in (None, "")
         }
-        columns, rows, total = preview_rows(
+        result = preview_rows(
             CopernicaHook(),
             params["dataset"],
             options=options,
@@ -80,12 +104,20 @@ def copernica_preview() -> None:
             date_to=params["date_to"],
             limit=params["limit"],
         )
-        table = format_table(columns, [[row.get(c) for c in columns] for row in rows])
-        print(
-            f"{params['dataset']} [{params['date_from']}, {params['date_to']}): "
-            f"{total} row(s), showing {len(rows)}\n{table}"
+        # Logged from execute, one line per event: the log's default view shows them (stdout
+        # is flushed late and lands in the collapsed "Post Execute" group).
+        total = result.total if result.total is not None else f"more than {len(result.rows)}"
+        log.info(
+            "%s [%s, %s): %s row(s), showing %d",
+            params["dataset"],
+            params["date_from"],
+            params["date_to"],
+            total,
+            len(result.rows),
         )
-        return len(rows)
+        for line in result.table().splitlines():
+            log.info("%s", line)
+        return len(result.rows)
 
     preview()
 

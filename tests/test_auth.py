@@ -337,3 +337,51 @@ def test_authorize_stores_the_token_in_the_metadata_db(
         host=sandbox.url, password=token, extra=sandbox.connection_extra()
     )
     assert CopernicaHook(settings=settings).test_connection()[0]
+
+
+def test_store_access_token_updates_only_the_password(metadata_db: None) -> None:
+    """Re-authorizing keeps everything the user set on the connection; only the token moves."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    from airflow_provider_copernica.oauth import store_access_token
+
+    extra = {"page_size": 250, "timezone": "UTC", "client_id": "app"}
+    with create_session() as session:
+        session.add(
+            Connection(
+                conn_id="copernica_reauth",
+                conn_type="copernica",
+                host="https://api.example.invalid",
+                password="old-token",
+                extra=json.dumps(extra),
+                description="kept",
+            )
+        )
+    assert store_access_token("copernica_reauth", "new-token", host="ignored", extra={}) == (
+        "updated"
+    )
+    with create_session() as session:  # the API server passes its request's session
+        assert store_access_token("copernica_fresh", "tok", host="h", session=session) == (
+            "created"
+        )
+    with create_session() as session:
+        stored = session.query(Connection).filter_by(conn_id="copernica_reauth").one()
+        assert stored.password == "new-token"
+        assert stored.host == "https://api.example.invalid"
+        assert stored.extra_dejson == extra and stored.description == "kept"
+        fresh = session.query(Connection).filter_by(conn_id="copernica_fresh").one()
+        assert (fresh.conn_type, fresh.host, fresh.password) == ("copernica", "h", "tok")
+        session.delete(stored)
+        session.delete(fresh)
+
+
+def test_state_is_long_random_and_checked_in_constant_time() -> None:
+    from airflow_provider_copernica.oauth import new_state, states_match
+
+    first, second = new_state(), new_state()
+    assert len(first) >= 43 and first != second
+    assert states_match(first, first)
+    assert not states_match(first, second)
+    assert not states_match(first, None) and not states_match(None, None)
+    assert not states_match(first, first[:-1])

@@ -180,8 +180,16 @@ def test_preview_dag_validates_its_params_before_running(dagbag: Any) -> None:
         with pytest.raises(ParamValidationError, match=expected):
             _with_conf(dag.params, conf).validate()
         print(f"refused {label}")
-    with pytest.raises(ParamValidationError):
-        _with_conf(dag.params, {"dataset": "profiles"}).validate()  # dates are required
+    # The Trigger form opens valid: every field has a default that passes its schema, and
+    # the dates default to the last full day (UTC); date_to is exclusive.
+    defaults = copy.deepcopy(dag.params).validate()
+    today = datetime.now(ZoneInfo("UTC")).date()
+    assert defaults["date_from"] == (today - timedelta(days=1)).isoformat()
+    assert defaults["date_to"] == today.isoformat()
+    assert defaults["dataset"] == "clicks" and defaults["limit"] == 20
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        assert param.has_value or "null" in param.schema.get("type", []), name
 
 
 def _with_conf(params: Any, conf: dict[str, Any]) -> Any:

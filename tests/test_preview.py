@@ -128,3 +128,73 @@ def test_bad_input_exits_2_with_a_message_and_no_request(
     assert captured.err.startswith("copernica: error: ")
     assert "Traceback" not in captured.err and captured.out == ""
     assert list(sandbox.iter_requests("/v4/")) == []
+
+
+ANCHOR_END = "2026-11-20"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "date_from"),
+    [
+        ("clicks", {}, "2026-11-19"),  # one day
+        ("clicks", {}, "2025-11-20"),  # 365 days
+        ("profiles", {"database_id": 7616}, "2025-11-20"),  # keyset paging, 365 days
+        ("impressions", {"product": "html"}, "2025-11-20"),
+    ],
+)
+def test_preview_costs_the_pages_it_shows_plus_one_count(
+    sandbox: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    dataset: str,
+    options: dict[str, Any],
+    date_from: str,
+) -> None:
+    """At most ceil(limit / page_size) data calls plus one count request, whatever the
+    window (it used to page through the whole window to show 20 rows)."""
+    from tests.sandbox_requests import connector, data_calls
+
+    page_size, limit = 4, 10
+    connect = connector(sandbox, monkeypatch, {"max_retries": 2, "timeout": 10})
+    columns, rows, total = preview_rows(
+        CopernicaHook(connect(page_size=page_size)),
+        dataset,
+        options=options,
+        date_from=date_from,
+        date_to=ANCHOR_END,
+        limit=limit,
+    )
+    truth = sorted(sandbox.data.expected_ids(dataset, date_from, ANCHOR_END, **options))
+    assert len(truth) > limit, "the window must hold more rows than the preview shows"
+    assert [int(r["id"]) for r in rows] == [int(i) for i in truth[:limit]]
+    calls = data_calls(sandbox)
+    # profiles: all columns include the database's own fields, read once (not a data call).
+    schema = [c for c in calls if c.path.endswith("/fields")]
+    assert len(schema) == (1 if dataset == "profiles" else 0)
+    pages = -(-limit // page_size)
+    assert total == len(truth)
+    assert len(calls) - len(schema) <= pages + 1, [(c.path, c.query) for c in calls]
+
+
+def test_preview_limit_zero_only_counts(sandbox: Any, copernica_conn: str) -> None:
+    from tests.sandbox_requests import data_calls
+
+    columns, rows, total = preview_rows(
+        CopernicaHook(copernica_conn),
+        "clicks",
+        date_from="2026-11-19",
+        date_to="2026-11-20",
+        limit=0,
+    )
+    assert rows == [] and total == len(
+        sandbox.data.expected_ids("clicks", "2026-11-19", "2026-11-20")
+    )
+    assert [c.query.endswith("limit=1") for c in data_calls(sandbox)] == [True]
+
+
+def test_datasets_search_includes_a_databases_own_fields(
+    sandbox: Any, copernica_conn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["datasets", "--search", "EMAIL", "--option", "database_id=7616"]) == 0
+    found = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "fields.email" in found["profiles"]
+    assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/database/7616/fields"]

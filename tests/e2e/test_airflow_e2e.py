@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -165,10 +165,42 @@ def test_preview_dag_triggered_with_conf_logs_the_rows_and_writes_nothing(
     [ti] = airflow.task_instances(PREVIEW_DAG, run["dag_run_id"])
     log = airflow.task_log(PREVIEW_DAG, run["dag_run_id"], ti["task_id"])
     assert f"{len(expected)} row(s), showing 3" in log, log[-3000:]
-    for ident in expected[:3]:
-        assert str(ident) in log
+    # The table is in the log's default view: outside the collapsed ::group:: sections.
+    shown = _ungrouped_lines(log)
+    assert any(line.endswith(f"{len(expected)} row(s), showing 3") for line in shown), shown
+    assert ["id", "modified"] in [line.split() for line in shown]
+    rows = [line.split()[0] for line in shown if line.split()[:1] and line.split()[0].isdigit()]
+    assert rows == [str(ident) for ident in sorted(expected)[:3]], shown
     assert sorted(p for p in data_root.rglob("*") if p.is_file()) == files_before
     assert not (data_root / "copernica" / PREVIEW_DAG).exists()
+
+
+def _ungrouped_lines(log: str) -> list[str]:
+    """The log lines outside ``::group::``/``::endgroup::`` (what the UI shows unfolded)."""
+    shown, depth = [], 0
+    for line in log.splitlines():
+        if line.startswith("::group::"):
+            depth += 1
+        elif line.startswith("::endgroup::"):
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            shown.append(line)
+    return shown
+
+
+def test_preview_dag_runs_with_the_trigger_forms_defaults(airflow: AirflowStandalone) -> None:
+    """Triggered without conf, as the form's "Trigger" with untouched fields: the last full
+    day of clicks."""
+    before = {r["dag_run_id"] for r in airflow.dag_runs(PREVIEW_DAG)}
+    airflow.cli("dags", "unpause", PREVIEW_DAG)
+    airflow.cli("dags", "trigger", PREVIEW_DAG)
+    [run] = airflow.wait_runs_done(PREVIEW_DAG, 1, select=lambda r: r["dag_run_id"] not in before)
+    assert run["state"] == "success", run
+    [ti] = airflow.task_instances(PREVIEW_DAG, run["dag_run_id"])
+    shown = _ungrouped_lines(airflow.task_log(PREVIEW_DAG, run["dag_run_id"], ti["task_id"]))
+    today = datetime.now(timezone.utc).date()
+    window = f"clicks [{today - timedelta(days=1)}, {today})"
+    assert any(window in line for line in shown), shown
 
 
 def test_sensor_defers_until_the_data_arrives_then_extracts(
