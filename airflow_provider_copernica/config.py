@@ -23,7 +23,10 @@ DEFAULT_API_VERSION = "v4"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
-DEFAULT_MAX_RETRIES = 5
+# Retries of one request stop after this many seconds (long enough for a minutes-long 503/504
+# storm); ``max_retries``, when a connection sets it, caps the count as well.
+DEFAULT_MAX_RETRY_DURATION = 600.0
+MAX_RETRY_DURATION = 86400.0
 DEFAULT_TIMEOUT = 60.0
 # A Retry-After longer than this is not slept through: the request fails clearly instead.
 DEFAULT_MAX_RETRY_WAIT = 300.0
@@ -75,7 +78,8 @@ class CopernicaSettings:
     api_version: str = DEFAULT_API_VERSION
     timezone: str = DEFAULT_TIMEZONE
     page_size: int = DEFAULT_PAGE_SIZE
-    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retries: int | None = None
+    max_retry_duration: float = DEFAULT_MAX_RETRY_DURATION
     timeout: float = DEFAULT_TIMEOUT
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     backoff_base: float = DEFAULT_BACKOFF_BASE
@@ -152,8 +156,15 @@ class CopernicaSettings:
             page_size=_as_number(
                 "page_size", extra.get("page_size", DEFAULT_PAGE_SIZE), int, 1, MAX_PAGE_SIZE
             ),
-            max_retries=_as_number(
-                "max_retries", extra.get("max_retries", DEFAULT_MAX_RETRIES), int, 0, 100
+            max_retries=None
+            if extra.get("max_retries") in (None, "")
+            else _as_number("max_retries", extra["max_retries"], int, 0, 100),
+            max_retry_duration=_as_number(
+                "max_retry_duration",
+                extra.get("max_retry_duration", DEFAULT_MAX_RETRY_DURATION),
+                float,
+                0,
+                MAX_RETRY_DURATION,
             ),
             timeout=_as_number("timeout", extra.get("timeout", DEFAULT_TIMEOUT), float, 0.1),
             max_retry_wait=_as_number(
@@ -213,11 +224,18 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         f"Records per request, 1..{MAX_PAGE_SIZE}.",
     ),
     ExtraField(
+        "max_retry_duration",
+        "Retry budget (s)",
+        "number",
+        DEFAULT_MAX_RETRY_DURATION,
+        "Seconds a request may keep retrying 429/5xx/connection errors.",
+    ),
+    ExtraField(
         "max_retries",
         "Max retries",
         "integer",
-        DEFAULT_MAX_RETRIES,
-        "Retries for 429/502/503/504, connection errors and cut-off replies.",
+        None,
+        "Optional cap on the retries of one request (within the retry budget).",
     ),
     ExtraField("timeout", "Request timeout (s)", "number", DEFAULT_TIMEOUT),
     ExtraField(

@@ -29,6 +29,7 @@ from airflow_provider_copernica.datasets import (
     validate_options,
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.filters import check_conditions
 from airflow_provider_copernica.planning import Source, api_path, get_plan, window_filters
 from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
@@ -224,7 +225,19 @@ class Extraction:
         return get_plan(self.dataset.plan).pages(source)
 
     def _filters(self) -> list[list[tuple[str, str]]]:
-        return window_filters(self.dataset, self.options, self.window, self.settings.tz)
+        """The window's filter parameters, refused before any data request when Copernica
+        would ignore one of their conditions (:func:`filters.check_conditions`)."""
+        filters = window_filters(self.dataset, self.options, self.window, self.settings.tz)
+        style = self.dataset.window_params_for(self.product)
+        kind = style if isinstance(style, str) else ""
+        check_conditions(self.dataset.name, kind, filters, self._own_field_names)
+        return filters
+
+    def _own_field_names(self) -> list[str]:
+        """The database's/collection's own field names (``fields.city`` -> ``city``)."""
+        discovery = self.dataset.discovery
+        skip = len(discovery.prefix) + 1 if discovery is not None else 0
+        return [c.name[skip:] for c in self.discovered_columns()]
 
     def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Output rows page by page (streams; empty pages are skipped).

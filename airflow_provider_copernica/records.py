@@ -10,6 +10,10 @@ Timestamps: Copernica sends naive ``YYYY-MM-DD hh:mm:ss`` in the connection's ti
 become UTC ISO-8601 strings with an offset. On the autumn DST change the naive hour 02:00-03:00
 happens twice; such a time is read as its *first* occurrence (``fold=0``, summer time). In the
 spring gap a nonexistent time (e.g. 02:30) is shifted forward by the gap (= 03:30 summer time).
+
+Empty dates: Copernica sends ``0000-00-00`` (date fields) and ``0000-00-00 00:00:00``
+(datetime fields) for "no date"; both are null in the output rows, in timestamp and text
+columns alike.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ Row = dict[str, Any]
 RowFunction = Callable[[Mapping[str, Any]], "Row | None"]
 
 _MISSING: Any = object()
+# Copernica's empty date and datetime: null in every output row.
+EMPTY_DATES = frozenset({"0000-00-00", "0000-00-00 00:00:00"})
 _LAST_SECOND_OF_HOUR = timedelta(minutes=59, seconds=59)
 _EMPTY: dict[str, Any] = {}
 
@@ -175,8 +181,11 @@ def to_bool(value: Any) -> Any:
 
 
 def to_str(value: Any) -> Any:
-    if value is None or value.__class__ is str:
+    """Strings stay; Copernica's empty dates (``0000-00-00``...) become None."""
+    if value is None:
         return value
+    if value.__class__ is str:
+        return None if value in EMPTY_DATES else value
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, bool):
@@ -249,6 +258,7 @@ class RowPlan:
             "_float": to_float,
             "_bool": to_bool,
             "_str": to_str,
+            "_Z": EMPTY_DATES,
             "_list": to_list,
             "_json": to_json,
             "_dict": dict,
@@ -302,7 +312,9 @@ class RowPlan:
                     f"(v if (v := {src}).__class__ is int else "
                     "int(v) if v.__class__ is str and v.isdecimal() else _int(v))"
                 )
-            elif kind in ("str", "list"):  # skip the call when the type already matches
+            elif kind == "str":  # skip the call for plain strings (not an empty date)
+                expr = f"(v if (v := {src}).__class__ is str and v not in _Z else _str(v))"
+            elif kind == "list":  # skip the call when the type already matches
                 expr = f"(v if (v := {src}).__class__ is {kind} else _{kind}(v))"
             elif kind == "json":
                 expr = src

@@ -3,24 +3,30 @@
 A hook turns one failed attempt into :class:`TransientError` (retryable: 429/502/503/504,
 connection errors, timeouts, cut-off or invalid JSON bodies) or into a final
 ``CopernicaError``. :func:`retrying` / :func:`async_retrying` then drive the attempts with
-tenacity: exponential backoff with jitter, ``Retry-After`` honoured, bounded by
-``max_retries``, ending in :class:`~airflow_provider_copernica.exceptions.CopernicaRetryError`.
+tenacity: exponential backoff with jitter, ``Retry-After`` honoured, for at most
+``max_retry_duration`` seconds per request (and at most ``max_retries`` retries when the
+connection sets that too), ending in
+:class:`~airflow_provider_copernica.exceptions.CopernicaRetryError`.
+
+Copernica's load balancer answers storms with 503/504 HTML pages for minutes, without
+``Retry-After``: a budget in time rides them out where a few quick retries would not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
     wait_exponential,
     wait_random,
 )
@@ -32,6 +38,14 @@ from airflow_provider_copernica.exceptions import CopernicaRetryError
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Copernica answers an invalid or expired token with HTTP 400 and this message, not 401.
+INVALID_TOKEN_MESSAGE = "invalid access token"
+
+# The clock and the sleeps of the retry budget; module attributes so that tests can swap in
+# a fake clock (pytest-mock) while the HTTP stays real.
+clock = time.monotonic
+pause = time.sleep
+apause = asyncio.sleep
 
 
 class TransientError(Exception):
@@ -44,6 +58,21 @@ class TransientError(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+
+
+def is_token_rejection(status: int, content: bytes) -> bool:
+    """True when a reply refuses the JWT: 401/403, or Copernica's
+    ``400 {"error":{"message":"Invalid access token"}}``."""
+    if status in (401, 403):
+        return True
+    if status != 400:
+        return False
+    try:
+        error = orjson.loads(content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+    message = error.get("message") if isinstance(error, dict) else error
+    return isinstance(message, str) and message.strip().lower() == INVALID_TOKEN_MESSAGE
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -106,44 +135,103 @@ def backoff(settings: CopernicaSettings) -> wait_base:
     return wait_retry_after(exponential + wait_random(0, settings.backoff_base))
 
 
-def _retry_options(settings: CopernicaSettings, what: str) -> dict[str, Any]:
-    def before_sleep(state: RetryCallState) -> None:
+def duration(seconds: float) -> str:
+    """``2 min 10 s``, ``40 s``, ``10 min``, ``1 h 5 min``: a wait or a budget for the log."""
+    whole = round(seconds)
+    if seconds < 10 and whole != seconds:
+        return f"{seconds:.1f} s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} min")
+    if secs or not parts:
+        parts.append(f"{secs} s")
+    return " ".join(parts)
+
+
+def _reason(error: BaseException | None) -> str:
+    return getattr(error, "reason", type(error).__name__)
+
+
+class RetryBudget:
+    """The retry budget of one request: ``max_retry_duration`` seconds from its first attempt,
+    and at most ``max_retries`` retries when that is set; whichever ends first.
+
+    The last wait is shortened to end at the deadline, so the final attempt is made then.
+    """
+
+    def __init__(self, settings: CopernicaSettings, what: str) -> None:
+        self.what = what
+        self.seconds = settings.max_retry_duration
+        self.max_retries = settings.max_retries
+        self.backoff = backoff(settings)
+        self.started = clock()
+
+    def used(self) -> float:
+        return clock() - self.started
+
+    def stop(self, state: RetryCallState) -> bool:
+        if self.max_retries is not None and state.attempt_number > self.max_retries:
+            return True
+        return self.used() >= self.seconds
+
+    def wait(self, state: RetryCallState) -> float:
+        return max(0.0, min(self.backoff(state), self.seconds - self.used()))
+
+    def before_sleep(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
+        status = getattr(error, "status", None)
+        what = f"busy ({status})" if status else f"unavailable ({_reason(error)})"
+        count = f", retry {state.attempt_number} of {self.max_retries}" if self.max_retries else ""
         log.warning(
-            "%s: %s; retry %d/%d in %.1f s",
+            "%s: Copernica %s, retrying in %s, %s of %s used%s",
+            self.what,
             what,
-            getattr(error, "reason", type(error).__name__),
-            state.attempt_number,
-            settings.max_retries,
-            state.next_action.sleep if state.next_action else 0.0,
+            duration(state.next_action.sleep if state.next_action else 0.0),
+            duration(self.used()),
+            duration(self.seconds),
+            count,
         )
 
-    def give_up(state: RetryCallState) -> Any:
+    def give_up(self, state: RetryCallState) -> Any:
         error = state.outcome.exception() if state.outcome is not None else None
-        reason = getattr(error, "reason", type(error).__name__)
+        limits = f"extra.max_retry_duration={self.seconds:g} s"
+        if self.max_retries is not None:
+            limits += f", extra.max_retries={self.max_retries}"
         final = CopernicaRetryError(
-            f"{what} failed after {state.attempt_number} attempt(s), last: {reason}; "
-            f"the retry budget (extra.max_retries={settings.max_retries}) is spent."
+            f"{self.what} failed after {state.attempt_number} attempt(s) in "
+            f"{duration(self.used())}, last: {_reason(error)}; the retry budget ({limits}) "
+            "is spent."
         )
         final.status = getattr(error, "status", None)  # type: ignore[attr-defined]
         final.attempts = state.attempt_number  # type: ignore[attr-defined]
         raise final from None
 
-    return {
-        "retry": retry_if_exception_type(TransientError),
-        "stop": stop_after_attempt(settings.max_retries + 1),
-        "wait": backoff(settings),
-        "before_sleep": before_sleep,
-        "retry_error_callback": give_up,
-    }
+    def options(self) -> dict[str, Any]:
+        return {
+            "retry": retry_if_exception_type(TransientError),
+            "stop": self.stop,
+            "wait": self.wait,
+            "before_sleep": self.before_sleep,
+            "retry_error_callback": self.give_up,
+        }
+
+
+def _sleep(seconds: float) -> None:
+    pause(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    await apause(seconds)
 
 
 def retrying(settings: CopernicaSettings, what: str) -> Retrying:
     """A tenacity ``Retrying`` for one request; ``what`` (e.g. ``GET /v4/identity``) names it
     in logs and errors, so it must not hold query values or secrets."""
-    return Retrying(**_retry_options(settings, what))
+    return Retrying(sleep=_sleep, **RetryBudget(settings, what).options())
 
 
 def async_retrying(settings: CopernicaSettings, what: str) -> AsyncRetrying:
     """The :func:`retrying` rules for coroutines."""
-    return AsyncRetrying(**_retry_options(settings, what))
+    return AsyncRetrying(sleep=_asleep, **RetryBudget(settings, what).options())

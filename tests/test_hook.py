@@ -28,6 +28,9 @@ from airflow_provider_copernica.exceptions import (
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.retry import parse_retry_after
 
+# The live API ignores unknown fields[] conditions; this parameter it refuses (400).
+UNSUPPORTED = ("html/clicks", [("begintime", "2026-01-01 00:00:00")])
+
 pytestmark = pytest.mark.usefixtures("fresh_log")
 
 
@@ -263,10 +266,10 @@ def test_400_is_not_retried_and_carries_copernicas_message(
 ) -> None:
     hook = CopernicaHook(connect())
     with pytest.raises(CopernicaAPIError) as caught:
-        hook.get(PROFILES, [("fields[]", "no_such_field==1")])
+        hook.get(*UNSUPPORTED)
     assert caught.value.status == 400
-    assert "no_such_field" in str(caught.value) and "HTTP 400" in str(caught.value)
-    assert len(calls_to(sandbox, PROFILES)) == 1
+    assert "begintime is not supported" in str(caught.value) and "HTTP 400" in str(caught.value)
+    assert len(calls_to(sandbox, UNSUPPORTED[0])) == 1
 
 
 def test_spent_retry_budget_names_path_status_and_attempts(

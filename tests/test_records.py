@@ -213,3 +213,24 @@ def test_to_int_and_to_list() -> None:
     assert to_int("5f3a") == "5f3a"  # a hash id is kept, never lost
     assert to_list({"soccer": True, "tennis": False}) == ["soccer"]
     assert to_list(None) is None
+
+
+def test_empty_dates_become_null() -> None:
+    columns = [
+        Column("fields.birthdate", "str"),
+        Column("fields.closed", "timestamp"),
+        Column("fields.note", "str"),
+        Column("fields.seen", "timestamp"),
+    ]
+    paths = {c.name: ("fields", c.name.split(".")[1]) for c in columns}
+    plan = RowPlan(columns, tz=AMS, paths=paths)
+    empty = {"birthdate": "0000-00-00", "closed": "0000-00-00 00:00:00"}
+    empty |= {"note": "0000-00-00 00:00:00", "seen": "0000-00-00"}
+    assert plan({"ID": "1", "fields": empty}) == dict.fromkeys(paths)
+    full = {"birthdate": "1980-02-29", "closed": "2026-03-29 03:00:00", "note": "0000"}
+    assert plan({"ID": "2", "fields": full | {"seen": ""}}) == {
+        "fields.birthdate": "1980-02-29",
+        "fields.closed": "2026-03-29T01:00:00+00:00",
+        "fields.note": "0000",
+        "fields.seen": None,
+    }

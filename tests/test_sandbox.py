@@ -91,9 +91,6 @@ def test_envelope_default_limit_cap_and_total(api: Any, sandbox: SandboxServer) 
         ({"limit": "abc"}, "invalid limit"),
         ({"limit": 0}, "invalid limit"),
         ({"start": -1}, "invalid start"),
-        ({"fields[]": "nocity==x"}, "unknown field 'nocity'"),
-        ({"fields[]": "city"}, "invalid fields[] condition"),
-        ({"fields[]": "modified>=yesterday"}, "invalid value for modified"),
         ({"orderby": "shoe_size"}, "invalid orderby"),
         ({"order": "sideways"}, "invalid order"),
     ],
@@ -181,10 +178,62 @@ def test_field_filters_order_and_dataonly(api: Any, sandbox: SandboxServer) -> N
     assert {"secret", "created", "removed"} <= set(full)
 
 
-def test_removed_profiles_have_empty_fields(sandbox: SandboxServer) -> None:
-    removed = [r for r in sandbox.data.records("profiles") if r["removed"]]
+def test_seeded_removed_profiles_vanish_but_profile_id_shows_them(
+    api: Any, sandbox: SandboxServer
+) -> None:
+    removed = sandbox.data.removed_ids("profiles", database_id=7616)
     assert removed, "the seed should contain removed profiles"
-    assert all(r["fields"] == {} and r["removed"] == r["modified"] for r in removed)
+    listed = fetch_all(api, "database/7616/profiles", [])
+    assert not set(removed) & set(listed)
+    assert listed == [int(r["ID"]) for r in sandbox.data.records("profiles", database_id=7616)]
+    total = api("database/7616/profiles", {"limit": 1}).json()["total"]
+    assert total == len(listed) == len(sandbox.data.profile_table(7616).ids) - len(removed)
+    shown = api(f"profile/{removed[0]}").json()
+    assert shown["ID"] == str(removed[0]) and shown["removed"] > shown["modified"]
+    assert shown["fields"] and set(shown["fields"].values()) == {""}
+    unknown = api("profile/12")
+    assert unknown.status_code == 400
+    assert unknown.json() == {"error": {"message": "No entity with supplied ID"}}
+    assert api("subprofile/12").json() == {"error": {"message": "No subprofile with supplied ID"}}
+
+
+def test_removing_a_profile_removes_its_subprofiles_and_keeps_modified(
+    api: Any, sandbox: SandboxServer
+) -> None:
+    orders = sandbox.data.subprofile_table(6312)
+    parent = next(
+        orders.parents[orders.src[i]] for i in orders.alive() if orders.parents is not None
+    )
+    before = api(f"profile/{parent}").json()
+    assert before["removed"] is False and before["fields"]["email"]
+    subs = [
+        int(r["ID"])
+        for r in sandbox.data.records("subprofiles", collection_id=6312)
+        if r["profile"] == str(parent)
+    ]
+    total = api("database/7616/profiles", {"limit": 1}).json()["total"]
+    sub_total = api("collection/6312/subprofiles", {"limit": 1}).json()["total"]
+
+    answer = requests.post(
+        f"{sandbox.url}/_sandbox/remove", json={"profiles": [parent]}, timeout=10
+    ).json()
+    assert answer["removed"]["profiles"] == [parent]
+    assert sorted(answer["removed"]["subprofiles"]) == sorted(subs) and subs
+
+    after = api(f"profile/{parent}").json()
+    assert after["modified"] == before["modified"]  # removing does not change modified
+    assert after["removed"] and set(after["fields"].values()) == {""}
+    assert parent not in fetch_all(api, "database/7616/profiles", [])
+    assert api("database/7616/profiles", {"limit": 1}).json()["total"] == total - 1
+    assert api("collection/6312/subprofiles", {"limit": 1}).json()["total"] == sub_total - len(subs)
+    assert api(f"subprofile/{subs[0]}").json()["removed"]
+    assert parent in sandbox.data.removed_ids("profiles", database_id=7616)
+    assert set(subs) <= set(sandbox.data.removed_ids("subprofiles", collection_id=6312))
+    window = (datetime(2020, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+    assert parent not in sandbox.data.expected_ids("profiles", *window, database_id=7616)
+    sandbox.reset()
+    assert api(f"profile/{parent}").json()["removed"] is False
+    assert api("database/7616/profiles", {"limit": 1}).json()["total"] == total
 
 
 def test_subprofiles_and_record_shapes(api: Any, sandbox: SandboxServer) -> None:
@@ -310,6 +359,10 @@ def test_jwt_required_and_checked(sandbox: SandboxServer) -> None:
     url = f"{sandbox.url}/v4/identity"
     assert requests.get(url, timeout=10).status_code == 401
     bad = requests.get(url, headers={"Authorization": "Bearer a.b.c"}, timeout=10)
+    # like the live API: a bad token is a 400, not a 401
+    assert bad.status_code == 400 and bad.json() == {"error": {"message": "Invalid access token"}}
+    sandbox.faults.set("invalid_token:401")  # the v4 docs' answer, still possible
+    bad = requests.get(url, headers={"Authorization": "Bearer a.b.c"}, timeout=10)
     assert bad.status_code == 401 and bad.json()["error"]["message"] == "invalid JWT"
     leaked = requests.get(url, params={"access_token": SANDBOX_ACCESS_TOKEN}, timeout=10)
     assert leaked.status_code == 401
@@ -323,7 +376,7 @@ def test_jwt_required_and_checked(sandbox: SandboxServer) -> None:
     assert requests.get(url, headers=header, timeout=10).status_code == 200
     post = requests.post(f"{sandbox.url}/v4/databases", headers=header, timeout=10)
     assert post.status_code == 405
-    assert sandbox.stats.jwt_exchanges == 2 and sandbox.stats.api_calls == 5
+    assert sandbox.stats.jwt_exchanges == 2 and sandbox.stats.api_calls == 6
 
 
 def test_jwt_expires_after_ttl(sandbox: SandboxServer) -> None:
@@ -337,6 +390,10 @@ def test_jwt_expires_after_ttl(sandbox: SandboxServer) -> None:
         if response.status_code != 200 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
+    assert response.status_code == 400
+    assert response.json() == {"error": {"message": "Invalid access token"}}
+    sandbox.faults.set("invalid_token:401")
+    response = requests.get(f"{sandbox.url}/v4/identity", headers=header, timeout=10)
     assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
 
 
@@ -481,7 +538,7 @@ def test_churn_mutations_and_keyset_result(fresh_sandbox: SandboxServer) -> None
     inserted = {m["inserted"] for m in churns}
     assert all(m["inserted"] > max(before) for m in churns)
     truth = server.data.expected_ids("profiles", "2000-01-01", "2100-01-01", database_id=7617)
-    assert truth == sorted(set(before) - deleted | inserted)
+    assert truth == sorted((set(before) | inserted) - deleted)  # a copy may be churned too
     assert keyset == truth  # keyset paging sees the appended copies and skips the deleted
     assert not deleted & set(keyset)
 
@@ -568,7 +625,8 @@ def test_dst_and_midnight_records(sandbox: SandboxServer) -> None:
 
 def test_profile_counts_scale_and_span(sandbox: SandboxServer) -> None:
     data = sandbox.data
-    assert len(data.records("profiles", database_id=7616)) == 3000
+    listed = data.records("profiles", database_id=7616)
+    assert len(listed) + len(data.removed_ids("profiles", database_id=7616)) == 3000
     times = data.record_times("clicks")
     assert max(times.values()) < datetime(2026, 11, 20, tzinfo=UTC)
     assert min(times.values()) > datetime(2026, 3, 1, tzinfo=UTC)
@@ -670,3 +728,121 @@ def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# -- the live API's observed behaviour (COPERNICA_API.md, "Observed on the live API") -------
+
+
+def test_storm_answers_loadbalancer_html_for_its_duration(
+    api: Any, sandbox: SandboxServer, mocker: Any
+) -> None:
+    from tests.fake_clock import FakeClock
+
+    clock = FakeClock.install(mocker, sandbox)
+    sandbox.faults.set("storm:180")
+    answers = []
+    for n in range(6):  # 0, 30, ... 150 s into the storm
+        clock.sleep(30 if n else 0)
+        answers.append(api("identity"))
+    assert [r.status_code for r in answers] == [503, 503, 504, 503, 503, 504]
+    for response in answers:
+        assert response.headers["Content-Type"].startswith("text/html")
+        assert "Loadbalancer Error" in response.text and "Retry-After" not in response.headers
+    clock.sleep(29.9)
+    assert sandbox.faults.storming()
+    clock.sleep(0.1)  # 180 s: over
+    assert api("identity").status_code == 200 and not sandbox.faults.storming()
+    assert sandbox.stats.faults_fired["storm"] == 6
+
+
+def test_reject_jwt_and_invalid_token_status(api: Any, sandbox: SandboxServer) -> None:
+    sandbox.faults.set("reject_jwt:2")
+    refused = [api("identity") for _ in range(3)]
+    assert [r.status_code for r in refused] == [400, 400, 200]
+    assert refused[0].json() == {"error": {"message": "Invalid access token"}}
+    sandbox.faults.set("invalid_token:401", "reject_jwt:1")
+    assert api("identity").status_code == 401
+    sandbox.faults.reset()  # back to the live API's 400
+    bad = requests.get(
+        f"{sandbox.url}/v4/identity", headers={"Authorization": "Bearer x.y.z"}, timeout=10
+    )
+    assert bad.status_code == 400
+    with pytest.raises(ValueError, match="400, 401, 403"):
+        sandbox.faults.set("invalid_token:500")
+
+
+def test_fields_conditions_the_live_api_ignores(api: Any, sandbox: SandboxServer) -> None:
+    everything = fetch_all(api, "database/7616/profiles", [])
+    city = "Utrecht"
+    truth = [
+        int(r["ID"])
+        for r in sandbox.data.records("profiles", database_id=7616)
+        if r["fields"].get("city") == city
+    ]
+    assert 0 < len(truth) < len(everything)
+    # field names and text values match case-insensitively
+    for condition in ("city==Utrecht", "CITY==utrecht", "City==UTRECHT"):
+        assert fetch_all(api, "database/7616/profiles", [("fields[]", condition)]) == truth
+    # ignored without an error: unfiltered data comes back
+    for params in (
+        [("fields[]", "city ==Utrecht")],  # a space between field and operator
+        [("fields[]", "nocity==Utrecht")],  # an unknown field
+        [("fields[]", "city")],  # no operator
+        [("fields[]", "modified>=yesterday")],  # a value that does not parse
+        [("fields", "city==Utrecht")],  # fields= instead of fields[]=
+    ):
+        assert fetch_all(api, "database/7616/profiles", params) == everything, params
+    page = api("database/7616/profiles", {"fields[]": "city ==Utrecht", "limit": 1}).json()
+    assert page["total"] == len(everything)
+    # honoured conditions still combine with ignored ones (ANDed)
+    both = [("fields[]", "city==Utrecht"), ("fields[]", "nocity==x")]
+    assert fetch_all(api, "database/7616/profiles", both) == truth
+
+
+def test_modified_field_replaces_the_property_in_filters(api: Any, sandbox: SandboxServer) -> None:
+    table = sandbox.data.profile_table(7616)
+    names = [f["name"] for f in api("database/7616/fields").json()["data"]]
+    assert "modified" not in names
+    bound = "2026-10-01 00:00:00"
+    by_property = fetch_all(api, "database/7616/profiles", [("fields[]", f"modified>={bound}")])
+    assert by_property == [
+        int(r["ID"])
+        for r in sandbox.data.records("profiles", database_id=7616)
+        if r["modified"] >= bound
+    ]
+
+    sandbox.faults.set("modified_field")
+    fields = api("database/7616/fields").json()["data"]
+    assert [f["type"] for f in fields if f["name"] == "modified"] == ["datetime"]
+    assert "modified" in [f["name"] for f in api("collection/6312/fields").json()["data"]]
+    records = sandbox.data.records("profiles", database_id=7616)
+    by_field = [int(r["ID"]) for r in records if r["fields"].get("modified", "") >= bound]
+    assert by_field != by_property
+    for name in ("modified", "MODIFIED"):
+        params = [("fields[]", f"{name}>={bound}")]
+        assert fetch_all(api, "database/7616/profiles", params) == by_field
+    # orderby=modified still orders by the property
+    ordered = api("database/7616/profiles", {"orderby": "modified", "limit": 50}).json()["data"]
+    stamps = [r["modified"] for r in ordered]
+    assert stamps == sorted(stamps) and stamps[0] == min(r["modified"] for r in records)
+    sandbox.faults.set("modified_field:Modified")  # any case: names match case-insensitively
+    names = [f["name"] for f in api("database/7616/fields").json()["data"]]
+    assert names.count("Modified") == 1 and "modified" not in names
+    params = [("fields[]", f"modified>={bound}")]
+    assert fetch_all(api, "database/7616/profiles", params) == by_field
+    sandbox.reset()
+    assert "Modified" not in [f["name"] for f in api("database/7616/fields").json()["data"]]
+    assert not {"modified", "Modified"} & set(table.field_types)
+    assert fetch_all(api, "database/7616/profiles", params) == by_property
+
+
+def test_seeded_empty_dates(sandbox: SandboxServer) -> None:
+    profiles = sandbox.data.records("profiles", database_id=7616)
+    births = [r["fields"]["birthdate"] for r in profiles]
+    assert 0 < births.count("0000-00-00") < len(births) // 8
+    tickets = sandbox.data.records("subprofiles", collection_id=6313)
+    closed = {r["fields"]["status"]: r["fields"]["closed"] for r in tickets}
+    assert closed["open"] == closed["pending"] == "0000-00-00 00:00:00"
+    assert closed["closed"][:2] == "20"
+    fields = sandbox.data.collection_meta[6313]["fields"]["data"]
+    assert {"name": "closed", "type": "datetime"}.items() <= fields[-1].items()

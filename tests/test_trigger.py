@@ -99,12 +99,23 @@ async def test_fires_when_late_data_becomes_visible(conn: str, sandbox: Any) -> 
     last_day = day_window(sandbox.data.anchor - timedelta(days=1))
     expected = truth(sandbox, "profiles", last_day, database_id=7616)
     assert expected > 0
-    sandbox.faults.set("data_after:1")  # the last day's records stay hidden for 1 s
+    sandbox.faults.set("data_after:600")  # the last day's records stay hidden ...
+    seen_before = len(data_calls(sandbox))
+
+    async def arrive_after_first_probe() -> None:
+        # ... until the trigger has looked once (by the request log, not by a timer, so a slow
+        # machine cannot let the first probe see the data already).
+        while len(data_calls(sandbox)) == seen_before:
+            await asyncio.sleep(0.02)
+        sandbox.faults.set("data_after:0")
+
+    arrival = asyncio.create_task(arrive_after_first_probe())
     event = await first_event(
         trigger(last_day, "profiles", dataset_options={"database_id": 7616}, poke_interval=0.2)
     )
+    await arrival
     assert (event["status"], event["count"]) == ("success", expected)
-    assert len(data_calls(sandbox)) >= 2
+    assert len(data_calls(sandbox)) - seen_before >= 2
 
 
 async def test_serialize_round_trip_rebuilds_a_working_trigger(conn: str, sandbox: Any) -> None:

@@ -23,7 +23,7 @@ from airflow_provider_copernica import __version__
 from airflow_provider_copernica.config import CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaAuthError
 from airflow_provider_copernica.masking import scrub
-from airflow_provider_copernica.retry import TransientError, check_status
+from airflow_provider_copernica.retry import TransientError, check_status, is_token_rejection
 from airflow_provider_copernica.tokens import CachedJwt, jwt_from_exchange
 
 log = logging.getLogger("airflow_provider_copernica.hooks.copernica")
@@ -38,7 +38,8 @@ HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
 
 class AuthRejected(Exception):
-    """401/403 on an API call: fetch a new JWT once, then give up."""
+    """401/403 or 400 "Invalid access token" on an API call: fetch a new JWT once, then give
+    up."""
 
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status}")
@@ -86,7 +87,7 @@ def interpret(
     secret_values: list[str],
 ) -> Any:
     """The decoded JSON of a successful reply, or the right exception for a failed one."""
-    if status in (401, 403):
+    if is_token_rejection(status, content):
         raise AuthRejected(status)
     check_status(status, headers, what=what, settings=settings)
     if status >= 400:

@@ -157,7 +157,11 @@ DATABASE_SPECS: list[dict[str, Any]] = [
                 "id": 6313,
                 "name": "Tickets",
                 "per_profile": 0.3,
-                "fields": [("subject", "text", "product"), ("status", "text", "status")],
+                "fields": [
+                    ("subject", "text", "product"),
+                    ("status", "text", "status"),
+                    ("closed", "datetime", "closed_time"),
+                ],
             },
         ],
     },
@@ -198,6 +202,8 @@ PROFILE_ID_BASE = {7616: 1_000_000, 7617: 3_000_000, 7618: 4_000_000}
 SUBPROFILE_ID_BASE = {6312: 20_000_000, 6313: 25_000_000, 6320: 28_000_000}
 
 
+CRM_EPOCH = 1_640_995_200  # 2022-01-01 00:00:00 UTC
+EMPTY_DATE, EMPTY_DATETIME = "0000-00-00", "0000-00-00 00:00:00"  # how Copernica sends none
 _EMAIL_LAST = [name.replace(" ", "").replace("'", "").lower() for name in LAST]
 _EMAIL_FIRST = [name.lower() for name in FIRST]
 _BIRTHDATES = [(date(1950, 1, 1) + timedelta(days=n)).isoformat() for n in range(0, 20000, 7)]
@@ -211,16 +217,25 @@ GENERATORS: dict[str, Callable[[int, int], str]] = {
     "city": lambda r, i: CITIES[(r >> 4) % len(CITIES)],
     "country": lambda r, i: COUNTRIES[(r >> 12) % len(COUNTRIES)],
     "age": lambda r, i: str(18 + (r >> 16) % 62),
-    "birthdate": lambda r, i: _BIRTHDATES[(r >> 3) % len(_BIRTHDATES)],
+    # Copernica's empty date is 0000-00-00 (one in 16 profiles has no birth date)
+    "birthdate": lambda r, i: _BIRTHDATES[(r >> 3) % len(_BIRTHDATES)] if r % 16 else EMPTY_DATE,
     "score": lambda r, i: f"{(r % 10000) / 100:.2f}",
     "yesno": lambda r, i: "yes" if (r >> 20) % 3 else "no",
     "counter": lambda r, i: str(100000 + i % 1000000),
     "product": lambda r, i: PRODUCTS_SOLD[(r >> 5) % len(PRODUCTS_SOLD)],
     "amount": lambda r, i: f"{(r % 50000) / 100:.2f}",
     "status": lambda r, i: ("open", "closed", "pending")[(r >> 7) % 3],
+    # set for closed tickets, else Copernica's empty datetime 0000-00-00 00:00:00
+    "closed_time": lambda r, i: (
+        fmt_naive(CRM_EPOCH + r % (3 * 365 * DAY)) if (r >> 7) % 3 == 1 else EMPTY_DATETIME
+    ),
     "company": lambda r, i: COMPANIES[(r >> 6) % len(COMPANIES)],
     "phone": lambda r, i: f"+31 6 {r % 100000000:08d}",
+    # a CRM's own "last modified" time: unrelated to the record's modified property
+    "crm_time": lambda r, i: fmt_naive(CRM_EPOCH + r % (3 * 365 * DAY)),
 }
+# The ``modified_field`` switch: a database/collection field that shadows ``modified``.
+MODIFIED_FIELD = ("modified", "datetime", "crm_time")
 
 
 def _random_words(rng: random.Random, count: int) -> array:
@@ -291,12 +306,35 @@ class _ProfileTable(Table):
         self.code_getter = self._secret
         self.field_types = {name: ftype for name, ftype, _ in fields}
         self.special_fields = ("id", "code", "modified")
+        self._alive: tuple[int, list[int]] | None = None
+        self._removed_base = array("q")
+
+    def alive(self) -> Sequence[int]:
+        """Rows the lists show: removed (sub)profiles vanish from lists and totals."""
+        if self._alive is None or self._alive[0] != self.version:
+            removed, deleted = self.removed_at, self.deleted
+            rows = [i for i in range(len(self.ids)) if not removed[i] and i not in deleted]
+            self._alive = (self.version, rows)
+        return self._alive[1]
+
+    def remove(self, index: int, moment: int) -> None:
+        """Remove a record at ``moment`` (UTC epoch); its ``modified`` stays as it was."""
+        self.removed_at[index] = moment
+        self.touch()
+
+    def checkpoint(self) -> None:
+        self._removed_base = array("q", self.removed_at)
+        super().checkpoint()
 
     def rollback(self) -> bool:
         base = self._base if self._base is not None else len(self.ids)
         for seq in (self.created, self.removed_at, self.src):
             del seq[base:]
-        return super().rollback()
+        changed = self.removed_at != self._removed_base
+        if changed:
+            self.removed_at[:] = self._removed_base
+            self.touch()
+        return super().rollback() or changed
 
     def _secret(self, i: int) -> str:
         # a stable 32-hex "secret" per record; cheaper than a real hash and just as opaque
@@ -312,8 +350,8 @@ class _ProfileTable(Table):
     def _render(self, i: int, dataonly: bool) -> dict[str, Any]:
         removed = self.removed_at[i]
         src = self.src[i]
-        if removed:
-            values: dict[str, str | None] = {}
+        if removed:  # the live API: every field "" and `removed` set to the removal time
+            values: dict[str, str | None] = {name: "" for name, _ in self.generators}
         else:
             r, ident = self.rand[src], self.ids[src]
             values = {name: gen(r, ident) for name, gen in self.generators}
@@ -364,6 +402,7 @@ class SandboxData:
         self.mutations: list[dict[str, Any]] = []
         self.hidden_from: int | None = None  # data_after: rows with ts >= this are invisible
         self.hidden_until: float = 0.0
+        self.modified_field: str | None = None  # the modified_field switch
         self._generate()
 
     # -- generation ----------------------------------------------------------------------
@@ -512,9 +551,15 @@ class SandboxData:
         table.lts = array("q", map(local_naive, moments))
         window = 400 * DAY
         table.created = array("q", [m - r % window for m, r in zip(moments, rand, strict=True)])
-        # ~2% of records are removed: empty fields, removed = time of removal = modified
+        # ~2% of records are removed some time after their last change (which removing does
+        # not move): they vanish from lists and totals, profile/{id} still shows them
+        last = self.span_end - 1
         table.removed_at = array(
-            "q", [m if g >= 250 else 0 for m, g in zip(moments, gaps, strict=True)]
+            "q",
+            [
+                min(m + r % (30 * DAY) + 1, last) if g >= 250 else 0
+                for m, g, r in zip(moments, gaps, rand, strict=True)
+            ],
         )
         table.src = array("l", range(count))
         table.rand = rand
@@ -957,13 +1002,84 @@ class SandboxData:
                 {"op": "delete", "dataset": dataset, "ids": [int(ident)], "options": options}
             )
 
+    def remove_record(
+        self, dataset: str, ident: int, at: datetime | str | None = None, **options: Any
+    ) -> list[int]:
+        """Remove a profile or subprofile as Copernica does: it vanishes from lists, totals
+        and the ground truth, its ``modified`` does not change, and ``profile/{id}`` /
+        ``subprofile/{id}`` still answer it with empty fields and ``removed`` set. Removing
+        a profile removes its subprofiles too. Returns the ids of the removed subprofiles."""
+        import time
+
+        moment = utc_epoch(at) if at is not None else int(time.time())
+        with self.lock:
+            table = self.table(dataset, **options)
+            index = table.index_of(int(ident))
+            if index is None or not isinstance(table, _ProfileTable) or table.removed_at[index]:
+                raise KeyError(f"{dataset} has no current record {ident}")
+            table.remove(index, moment)
+            cascade: list[int] = []
+            if dataset == "profiles":
+                for sub in self.subprofile_tables.values():
+                    parents = sub.parents
+                    assert parents is not None
+                    hits = [i for i in sub.alive() if parents[sub.src[i]] == int(ident)]
+                    for i in hits:
+                        sub.removed_at[i] = moment
+                    if hits:
+                        sub.touch()
+                    cascade += [sub.ids[i] for i in hits]
+            self.mutations.append(
+                {
+                    "op": "remove",
+                    "dataset": dataset,
+                    "ids": [int(ident)],
+                    "subprofiles": cascade,
+                    "options": options,
+                }
+            )
+            return cascade
+
+    def removed_ids(self, dataset: str, **options: Any) -> list[int]:
+        """Ground truth: ids of the removed profiles/subprofiles (seeded and removed since)."""
+        with self.lock:
+            table = self.table(dataset, **options)
+            assert isinstance(table, _ProfileTable)
+            return [
+                table.ids[i]
+                for i in range(len(table.ids))
+                if table.removed_at[i] and i not in table.deleted
+            ]
+
+    def find_person(self, kind: str, ident: int | str) -> tuple[_ProfileTable, int] | None:
+        """``kind`` profile/subprofile: its table and row for ``profile/{id}``, removed ones
+        included."""
+        tables = self.profile_tables if kind == "profile" else self.subprofile_tables
+        try:
+            number = int(ident)
+        except ValueError:
+            return None
+        for table in tables.values():
+            index = table.index_of(number)
+            if index is not None:
+                return table, index
+        return None
+
     def churn(self, table: Table, last_id: int) -> None:
         """The ``churn`` fault: delete the first record after ``last_id``, insert a copy of it
         with a new max id (same timestamps and values). Both are logged in ``mutations``."""
         with self.lock:
             pos = table.index_of(last_id)
             start = (pos + 1) if pos is not None else 0
-            victim = next((i for i in range(start, len(table.ids)) if i not in table.deleted), None)
+            removed = table.removed_at if isinstance(table, _ProfileTable) else None
+            victim = next(
+                (
+                    i
+                    for i in range(start, len(table.ids))
+                    if i not in table.deleted and not (removed is not None and removed[i])
+                ),
+                None,
+            )
             if victim is None:
                 return
             old_id = table.ids[victim]
@@ -990,9 +1106,39 @@ class SandboxData:
             *self.events.values(),
         ]
 
-    def reset(self) -> None:
-        """Undo every mutation (appended, deleted and churned records; hidden data)."""
+    def set_modified_field(self, name: str | None = "modified") -> None:
+        """The ``modified_field`` switch: give every database and collection a field called
+        ``name`` (``modified`` in any case; a datetime unrelated to the records' ``modified``
+        property), or take it away again with None. On the live API such a field takes the
+        property's place in ``fields[]`` filters."""
         with self.lock:
+            if name == self.modified_field:
+                return
+            old, self.modified_field = self.modified_field, name
+            _, ftype, kind = MODIFIED_FIELD
+            for table in [*self.profile_tables.values(), *self.subprofile_tables.values()]:
+                if old is not None:
+                    del table.field_types[old], table.kinds[old]
+                    table.generators = [g for g in table.generators if g[0] != old]
+                if name is not None:
+                    table.field_types[name] = ftype
+                    table.kinds[name] = kind
+                    table.generators.append((name, GENERATORS[kind]))
+                table.touch()
+            envelopes = [d["fields"] for d in self.databases]
+            envelopes += [c["fields"] for c in self.collection_meta.values()]
+            for envelope in envelopes:
+                items = [f for f in envelope["data"] if f["name"] != old]
+                if name is not None:
+                    ident = max((int(f["ID"]) for f in items), default=20000) + 1
+                    items += _field_defs([(name, ftype, kind)], ident)
+                envelope.update(_envelope(items))
+
+    def reset(self) -> None:
+        """Undo every mutation (appended, deleted and churned records; hidden data; the
+        ``modified_field`` switch)."""
+        with self.lock:
+            self.set_modified_field(None)
             for table in self.all_tables():
                 table.rollback()
             for (product, _), per_kind in self.emailing_events.items():

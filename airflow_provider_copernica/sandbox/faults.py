@@ -13,6 +13,17 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
 ``timeout:N:SECONDS``       next N data requests are answered after SECONDS
 ``truncate:N``              next N data requests get a 200 whose JSON body is cut off
 ``401:N``                   next N data requests with a valid JWT are refused with 401
+``reject_jwt:N``            next N data requests with a valid JWT are refused as an invalid
+                            token (400 ``Invalid access token``, or 401 with
+                            ``invalid_token:401``)
+``invalid_token:STATUS``    how an invalid or expired JWT is answered: 400 ``Invalid access
+                            token`` (the default, as the live API does) or 401/403 (v4 docs)
+``storm:SECONDS``           for SECONDS from now, every data request gets 503 or 504 with
+                            the load balancer's HTML page and no ``Retry-After`` (live API)
+``modified_field[:NAME]``   every database and collection gets a field named ``modified``
+                            (or NAME, ``Modified`` say), which then takes the place of the
+                            ``modified`` property in ``fields[]`` filters (not in
+                            ``orderby``), as on the live API
 ``jwt_ttl:SECONDS``         JWTs issued from now on expire after SECONDS
 ``outage_after:N``          after N more data requests, every data request gets 503
 ``latency:SECONDS``         added to every data request
@@ -30,14 +41,26 @@ exchange (``POST /authenticate``) instead.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 COUNTED = ("429", "502", "503", "504", "reset", "timeout", "truncate")
-SETTINGS = ("jwt_ttl", "latency", "outage_after", "401", "data_after")
+SETTINGS = (
+    "jwt_ttl",
+    "latency",
+    "outage_after",
+    "401",
+    "reject_jwt",
+    "data_after",
+    "storm",
+    "invalid_token",
+)
+INVALID_TOKEN_STATUSES = (400, 401, 403)
 VALID_SPECS = (
     "429[:N[:RETRY_AFTER]], 502:N, 503:N, 504:N, reset:N, timeout:N:SECONDS, truncate:N, "
-    "401:N, jwt_ttl:SECONDS, outage_after:N, latency:SECONDS, churn, data_after:SECONDS "
+    "401:N, reject_jwt:N, invalid_token:400|401|403, jwt_ttl:SECONDS, outage_after:N, "
+    "latency:SECONDS, storm:SECONDS, churn, modified_field[:NAME], data_after:SECONDS "
     "(count-based ones may be prefixed with auth:)"
 )
 
@@ -48,7 +71,7 @@ class Fault:
 
     kind: str
     remaining: int
-    seconds: float = 0.0  # Retry-After for 429, delay for timeout
+    seconds: float = 0.0  # Retry-After for 429, delay for timeout, status for storm
 
 
 def _number(spec: str, text: str, kind: type = float) -> float:
@@ -64,13 +87,22 @@ def _number(spec: str, text: str, kind: type = float) -> float:
 class Faults:
     """The fault switchboard of one sandbox server (thread-safe)."""
 
-    def __init__(self, on_data_after: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_data_after: Callable[[float], None] | None = None,
+        on_modified_field: Callable[[str | None], None] | None = None,
+    ) -> None:
         self._lock = threading.Lock()
         self._on_data_after = on_data_after
+        self._on_modified_field = on_modified_field
+        # The storm's clock; tests may swap in a fake one together with the client's.
+        self.clock: Callable[[], float] = time.monotonic
         self.reset()
 
     def reset(self) -> None:
         """Switch every fault off."""
+        if getattr(self, "modified_field", None) and self._on_modified_field is not None:
+            self._on_modified_field(None)
         with self._lock:
             self.queue: list[Fault] = []
             self.auth_queue: list[Fault] = []
@@ -78,7 +110,12 @@ class Faults:
             self.latency = 0.0
             self.outage_after: int | None = None
             self.unauthorized = 0
+            self.rejected = 0
+            self.invalid_token_status = 400
+            self.storm_until: float | None = None
+            self.storm_answers = 0
             self.churn = False
+            self.modified_field: str | None = None
             self.data_after: float | None = None
             self.specs: list[str] = []
 
@@ -98,6 +135,16 @@ class Faults:
             with self._lock:
                 self.churn = True
                 self.specs.append(spec)
+            return
+        if kind == "modified_field" and len(args) <= 1 and target == "data":
+            name = args[0] if args else "modified"
+            if name.lower() != "modified":
+                raise ValueError(f"fault {spec!r}: the field's name must be modified, in any case")
+            with self._lock:
+                self.modified_field = name
+                self.specs.append(spec)
+            if self._on_modified_field is not None:
+                self._on_modified_field(name)
             return
         if kind in COUNTED:
             if len(args) > (2 if kind in ("429", "timeout") else 1):
@@ -122,6 +169,18 @@ class Faults:
                     self.outage_after = int(_number(spec, args[0], int))
                 elif kind == "401":
                     self.unauthorized += int(_number(spec, args[0], int))
+                elif kind == "reject_jwt":
+                    self.rejected += int(_number(spec, args[0], int))
+                elif kind == "storm":
+                    self.storm_until = self.clock() + _number(spec, args[0])
+                elif kind == "invalid_token":
+                    status = int(_number(spec, args[0], int))
+                    if status not in INVALID_TOKEN_STATUSES:
+                        raise ValueError(
+                            f"fault {spec!r}: the status must be one of "
+                            f"{', '.join(map(str, INVALID_TOKEN_STATUSES))}"
+                        )
+                    self.invalid_token_status = status
                 else:
                     self.data_after = _number(spec, args[0])
                 self.specs.append(spec)
@@ -134,6 +193,12 @@ class Faults:
         """Consume the next count-based fault for a data (or auth) request, if any."""
         with self._lock:
             queue = self.auth_queue if auth else self.queue
+            if not auth and self.storm_until is not None:
+                if self.clock() < self.storm_until:
+                    self.storm_answers += 1
+                    # mostly 503, every third one 504, as the load balancer answers
+                    return Fault("storm", 1, 503 if self.storm_answers % 3 else 504)
+                self.storm_until = None
             if not auth and self.outage_after is not None:
                 if self.outage_after <= 0:
                     return Fault("503", 1)
@@ -153,6 +218,19 @@ class Faults:
                 self.unauthorized -= 1
                 return True
             return False
+
+    def take_rejected(self) -> bool:
+        """True (and one fewer left) while ``reject_jwt:N`` is active."""
+        with self._lock:
+            if self.rejected > 0:
+                self.rejected -= 1
+                return True
+            return False
+
+    def storming(self) -> bool:
+        """True while a ``storm:SECONDS`` lasts."""
+        with self._lock:
+            return self.storm_until is not None and self.clock() < self.storm_until
 
     def active(self) -> list[str]:
         with self._lock:

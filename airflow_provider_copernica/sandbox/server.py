@@ -41,6 +41,12 @@ SANDBOX_ACCESS_TOKEN = "sandbox-access-token-6f1d2c9a"
 SANDBOX_CLIENT_ID = "sandbox-client"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret-3e8b71"
 DEFAULT_JWT_TTL = 24 * 3600.0
+INVALID_ACCESS_TOKEN = "Invalid access token"  # the live API's 400 for a bad token
+LOADBALANCER_ERROR_PAGE = (
+    b"<html><head><title>Loadbalancer Error</title></head><body>"
+    b"<h1>Loadbalancer Error</h1><p>There are too many requests to handle at this moment. "
+    b"Please try again later.</p></body></html>"
+)
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 _STATUS_TEXT = {
@@ -126,7 +132,10 @@ class Query:
         return self.values.get(name, default)
 
     def conditions(self) -> list[Condition]:
-        return [Condition.parse(v) for k, v in self.pairs if k in ("fields[]", "fields")]
+        """The ``fields[]`` conditions the live API recognises; it silently ignores the rest
+        (a plain ``fields=``, or a space between field and operator)."""
+        parsed = (Condition.parse(v) for k, v in self.pairs if k == "fields[]")
+        return [c for c in parsed if c is not None]
 
     def integer(self, name: str, default: int, low: int = 0) -> int:
         raw = self.values.get(name)
@@ -218,6 +227,8 @@ class SandboxApp:
                 (r"database/(?P<db>[^/]+)/(?P<what>fields|interests|collections)", self.db_list),
                 (r"database/(?P<db>[^/]+)/profiles", self.profiles),
                 (r"database/(?P<db>[^/]+)/profileids", self.profile_ids),
+                (r"profile/(?P<ident>[^/]+)", self.profile),
+                (r"subprofile/(?P<ident>[^/]+)", self.subprofile),
                 (r"collection/(?P<coll>[^/]+)", self.collection),
                 (r"collection/(?P<coll>[^/]+)/fields", self.collection_fields),
                 (r"collection/(?P<coll>[^/]+)/subprofiles", self.subprofiles),
@@ -275,9 +286,15 @@ class SandboxApp:
         try:
             jwt.decode(value.strip(), self.key, algorithms=["HS256"], leeway=0)
         except jwt.ExpiredSignatureError:
-            raise HTTPError(401, "the JWT has expired: fetch a new one") from None
+            raise self.invalid_token("the JWT has expired: fetch a new one") from None
         except jwt.InvalidTokenError:
-            raise HTTPError(401, "invalid JWT") from None
+            raise self.invalid_token("invalid JWT") from None
+
+    def invalid_token(self, message: str) -> HTTPError:
+        """How an invalid or expired JWT is refused: like the live API, HTTP 400
+        ``Invalid access token``; with ``invalid_token:401`` (or 403) as the v4 docs say."""
+        status = self.faults.invalid_token_status
+        return HTTPError(status, INVALID_ACCESS_TOKEN if status == 400 else message)
 
     # -- entry point -------------------------------------------------------------------
 
@@ -317,6 +334,8 @@ class SandboxApp:
             return self.error(429, "too many requests", {"Retry-After": retry})
         if kind in ("502", "503", "504"):
             return self.error(int(kind), "Loadbalancer Error: too many requests to handle")
+        if kind == "storm":  # the live load balancer: an HTML page, no Retry-After
+            return Response(int(seconds), LOADBALANCER_ERROR_PAGE, content_type="text/html")
         if kind == "reset":
             return Response(status=0)  # the socket layer closes the connection
         if kind == "timeout":
@@ -344,6 +363,9 @@ class SandboxApp:
         if self.faults.take_unauthorized():
             self.stats.faults_fired["401"] += 1
             raise HTTPError(401, "the JWT was refused")
+        if self.faults.take_rejected():
+            self.stats.faults_fired["reject_jwt"] += 1
+            raise self.invalid_token("the JWT was refused")
         for pattern, fn in self.routes:
             match = pattern.fullmatch(path)
             if match:
@@ -434,8 +456,28 @@ class SandboxApp:
         if action == "reset" and method == "POST":
             self.reset()
             return Response(200, _dumps({"reset": True}))
+        if action == "remove" and method == "POST":
+            try:
+                wanted = orjson.loads(body or b"{}")
+                removed: dict[str, list[int]] = {"profiles": [], "subprofiles": []}
+                for kind in ("profiles", "subprofiles"):
+                    for ident in wanted.get(kind, []):
+                        dataset = "profiles" if kind == "profiles" else "subprofiles"
+                        found = self.data.find_person(dataset[:-1], ident)
+                        if found is None:
+                            raise KeyError(f"no {dataset[:-1]} {ident}")
+                        option = "database_id" if kind == "profiles" else "collection_id"
+                        owner = int(found[0].owner_id)
+                        cascade = self.data.remove_record(dataset, int(ident), **{option: owner})
+                        removed[kind].append(int(ident))
+                        removed["subprofiles"] += cascade
+            except (ValueError, AttributeError, TypeError, KeyError) as exc:
+                raise HTTPError(400, f"bad remove request: {exc}") from None
+            return Response(200, _dumps({"removed": removed}))
         raise HTTPError(
-            404, "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset"
+            404,
+            "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset, "
+            'POST /_sandbox/remove {"profiles": [ids], "subprofiles": [ids]}',
         )
 
     def reset(self) -> None:
@@ -512,6 +554,18 @@ class SandboxApp:
             limit = MAX_LIMIT
         rows = table.alive()[start : start + limit]
         return [table.ids[i] for i in rows]
+
+    def profile(self, query: Query, ident: str) -> Any:
+        found = self.data.find_person("profile", ident)
+        if found is None:
+            raise HTTPError(400, "No entity with supplied ID")  # the live API's answer
+        return found[0].render(found[1])
+
+    def subprofile(self, query: Query, ident: str) -> Any:
+        found = self.data.find_person("subprofile", ident)
+        if found is None:
+            raise HTTPError(400, "No subprofile with supplied ID")
+        return found[0].render(found[1])
 
     def profile_ids(self, query: Query, db: str) -> Any:
         return self._ids(self._profile_table(db), query)
@@ -759,7 +813,9 @@ class SandboxServer:
         self.host = host
         self.port = port
         self.data = SandboxData(profiles=profiles, seed=seed, anchor=anchor, events=events)
-        self.faults = Faults(on_data_after=self.data.hide_recent)
+        self.faults = Faults(
+            on_data_after=self.data.hide_recent, on_modified_field=self.data.set_modified_field
+        )
         self.app = SandboxApp(self.data, self.faults)
         self._initial_faults = list(faults or [])
         self.faults.set(*self._initial_faults)

@@ -24,11 +24,17 @@ from airflow_provider_copernica.sandbox.timeutil import local_naive, parse_naive
 JSON_CACHE_ROWS = 600_000  # per table and shape: about 250 MB at most for 500k profiles
 
 OPERATORS = ("==", "!=", "<>", "<=", ">=", "=~", "!~", "<", ">")
-_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(==|!=|<>|<=|>=|=~|!~|<|>)(.*)$", re.S)
+# A field name directly followed by an operator: with a space in between (``city ==x``) the
+# live API does not recognise the condition and ignores it.
+_CONDITION = re.compile(r"^([A-Za-z_][\w.\-]*)(==|!=|<>|<=|>=|=~|!~|<|>)(.*)$", re.S)
 
 
 class QueryError(ValueError):
     """A request parameter the sandbox refuses with HTTP 400."""
+
+
+class Ignored(Exception):
+    """A ``fields[]`` condition the live API ignores silently (unknown field, bad value)."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,11 @@ class Condition:
     value: str
 
     @classmethod
-    def parse(cls, text: str) -> Condition:
+    def parse(cls, text: str) -> Condition | None:
+        """The condition, or None when the live API would not recognise it (and ignore it)."""
         match = _CONDITION.match(text)
         if not match:
-            raise QueryError(
-                f"invalid fields[] condition {text!r}: expected <field><operator><value> with "
-                f"an operator among {' '.join(OPERATORS)}"
-            )
+            return None
         name, op, value = match.groups()
         return cls(name, "!=" if op == "<>" else op, value.strip())
 
@@ -170,10 +174,30 @@ class Table:
 
     # -- filters -------------------------------------------------------------------------
 
+    def field_named(self, name: str) -> str | None:
+        """The record field called ``name``, matched case-insensitively like the live API."""
+        lowered = name.lower()
+        return next((f for f in self.field_types if f.lower() == lowered), None)
+
+    def predicate(self, cond: Condition) -> Callable[[int], bool] | None:
+        """The row test of one condition, or None when the live API ignores the condition:
+        an unknown field or a value that does not parse. Field names match
+        case-insensitively, and a record field (say ``modified``) takes the place of a
+        property of the same name (except ``id``)."""
+        try:
+            return self._predicate(cond)
+        except Ignored:
+            return None
+
     def _predicate(self, cond: Condition) -> Callable[[int], bool]:
-        name = cond.field.lower() if cond.field.lower() in self.special_fields else cond.field
-        op, raw = cond.op, cond.value
-        if name in ("modified", "timestamp", "timestampsent") and name in self.special_fields:
+        lowered = cond.field.lower()
+        own = self.field_named(cond.field) if lowered != "id" else None
+        if own is not None and self.field_getter is not None:
+            return self._field_predicate(own, cond.op, cond.value)
+        if lowered not in self.special_fields:
+            raise Ignored(cond.field)
+        name, op, raw = lowered, cond.op, cond.value
+        if name in ("modified", "timestamp", "timestampsent"):
             if op in ("=~", "!~"):
                 pattern, lts = _like(raw), self.lts
                 from airflow_provider_copernica.sandbox.timeutil import fmt_naive
@@ -183,45 +207,38 @@ class Table:
             try:
                 bound = parse_naive(raw)
             except ValueError:
-                raise QueryError(
-                    f"invalid value for {name} in fields[]: {raw!r} (expected YYYY-MM-DD hh:mm:ss)"
-                ) from None
+                raise Ignored(raw) from None
             lts = self.lts
             return lambda i: _compare(op, lts[i], bound)
-        if name == "id" and "id" in self.special_fields:
-            try:
-                number = int(raw)
-            except ValueError:
-                raise QueryError(
-                    f"invalid value for id in fields[]: {raw!r} (expected a number)"
-                ) from None
+        if name == "id":
             ids = self.ids
             if op in ("=~", "!~"):
                 pattern, hit = _like(raw), op == "=~"
                 return lambda i: bool(pattern.fullmatch(str(ids[i]))) == hit
+            try:
+                number = int(raw)
+            except ValueError:
+                raise Ignored(raw) from None
             return lambda i: _compare(op, ids[i], number)
-        if name == "code" and "code" in self.special_fields and self.code_getter is not None:
+        if name == "code" and self.code_getter is not None:
             getter = self.code_getter
             if op in ("=~", "!~"):
                 pattern, hit = _like(raw), op == "=~"
                 return lambda i: bool(pattern.fullmatch(getter(i))) == hit
             return lambda i: _compare(op, getter(i), raw)
-        if name not in self.field_types or self.field_getter is None:
-            valid = sorted(set(self.special_fields) | set(self.field_types))
-            raise QueryError(
-                f"unknown field {cond.field!r} in fields[]; valid fields: {', '.join(valid)}"
-            )
+        raise Ignored(cond.field)
+
+    def _field_predicate(self, name: str, op: str, raw: str) -> Callable[[int], bool]:
         getter = self.field_getter
+        assert getter is not None
         if op in ("=~", "!~"):
             pattern, hit = _like(raw), op == "=~"
             return lambda i: bool(pattern.fullmatch(getter(i, name) or "")) == hit
         if self.field_types[name] in ("integer", "float"):
             try:
-                number = float(raw)
+                number = float(raw) if raw else 0.0  # an empty value means 0
             except ValueError:
-                raise QueryError(
-                    f"invalid value for numeric field {name!r} in fields[]: {raw!r}"
-                ) from None
+                raise Ignored(raw) from None
 
             def numeric(i: int) -> bool:
                 value = getter(i, name)
@@ -231,7 +248,8 @@ class Table:
                     return False
 
             return numeric
-        return lambda i: _compare(op, getter(i, name), raw)
+        folded = raw.lower()  # text values match case-insensitively too
+        return lambda i: _compare(op, (getter(i, name) or "").lower(), folded)
 
     def sort_key(self, orderby: str) -> Callable[[int], Any]:
         if orderby == "modified" or orderby == self.ts_key:
@@ -251,6 +269,14 @@ class Table:
             return lambda i: (getter(i, orderby) or "", ids[i])
         valid = ["id", "modified", *self.field_types] if self.field_types else ["id"]
         raise QueryError(f"invalid orderby {orderby!r}; valid values: {', '.join(valid)}")
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -279,7 +305,11 @@ def select(
     orderby = orderby.lower() if orderby.lower() in ("id", "modified") else orderby
     if order not in ("asc", "desc"):
         raise QueryError(f"invalid order {order!r}; valid values: asc, desc")
-    id_conds = [c for c in conditions if c.field.lower() == "id" and "id" in table.special_fields]
+    id_conds = [
+        c
+        for c in conditions
+        if c.field.lower() == "id" and "id" in table.special_fields and _is_int(c.value)
+    ]
     other = [c for c in conditions if c not in id_conds]
     by_id = orderby == "id"
     key = (table.version, tuple(other), orderby, tuple(name for name, _ in extra), hidden_from)
@@ -287,13 +317,13 @@ def select(
         key += (tuple(id_conds),)
     cached = table._cache.get(key)
     if cached is None:
-        predicates = [table._predicate(c) for c in other]
+        predicates = [p for p in map(table.predicate, other) if p is not None]
         predicates += [fn for _, fn in extra]
         if hidden_from is not None:
             ts = table.ts
             predicates.append(lambda i: ts[i] < hidden_from)
         if not by_id:
-            predicates += [table._predicate(c) for c in id_conds]
+            predicates += [p for p in map(table.predicate, id_conds) if p is not None]
             sort_key = table.sort_key(orderby)  # validates orderby even for empty tables
         rows: Sequence[int] = table.alive()
         if predicates:
@@ -309,12 +339,7 @@ def select(
     if by_id:
         lo, hi = 0, len(rows)
         for cond in id_conds:
-            try:
-                number = int(cond.value)
-            except ValueError:
-                raise QueryError(
-                    f"invalid value for id in fields[]: {cond.value!r} (expected a number)"
-                ) from None
+            number = int(cond.value)
             if cond.op == ">":
                 lo = max(lo, bisect_right(row_ids, number))
             elif cond.op == ">=":
@@ -329,7 +354,7 @@ def select(
         rows = rows[lo:hi] if lo < hi else []
         rest = [c for c in id_conds if c.op in ("!=", "=~", "!~")]
         if rest:
-            preds = [table._predicate(c) for c in rest]
+            preds = [p for p in map(table.predicate, rest) if p is not None]
             rows = [i for i in rows if all(p(i) for p in preds)]
     if order == "desc":
         rows = rows[::-1]

@@ -77,11 +77,11 @@ def test_api_calls_counter_matches_the_server(sandbox: Any, budget_conn: str) ->
 @pytest.mark.parametrize(
     ("path", "params", "status"),
     [
-        ("database/7616/profiles", [("fields[]", "no_such_field==1")], 400),
+        ("html/clicks", [("begintime", "2026-01-01 00:00:00")], 400),
         ("database/7616/profiles", [("limit", "-5")], 400),
         ("database/987654321", None, 404),
     ],
-    ids=["unknown-filter-field", "negative-limit", "unknown-database"],
+    ids=["unsupported-parameter", "negative-limit", "unknown-database"],
 )
 async def test_client_errors_are_never_retried(
     kind: str, path: str, params: Any, status: int, sandbox: Any, budget_conn: str
@@ -98,8 +98,8 @@ async def test_400_carries_copernicas_message(sandbox: Any, budget_conn: str) ->
     from airflow_provider_copernica.exceptions import CopernicaAPIError
 
     with pytest.raises(CopernicaAPIError) as caught:
-        _hook("sync").get("database/7616/profiles", [("fields[]", "no_such_field==1")])
-    assert "no_such_field" in str(caught.value), str(caught.value)
+        _hook("sync").get("html/clicks", [("begintime", "2026-01-01 00:00:00")])
+    assert "begintime is not supported" in str(caught.value), str(caught.value)
 
 
 @pytest.mark.timeout(60)
