@@ -173,6 +173,26 @@ _STAT_METRICS = (
 )
 
 
+def _modified_records(
+    name: str, description: str, *, owner: str, records: str, columns: str
+) -> Dataset:
+    """A database's profiles or a collection's subprofiles: keyset pages filtered by
+    ``modified``, with the owner's own fields discovered as ``fields.<name>`` columns."""
+    option = f"{owner}_id"
+    return Dataset(
+        name=name,
+        description=description,
+        path=f"{owner}/{{{option}}}/{records}",
+        required_options=(option,),
+        paging="keyset",
+        window_params="fields_modified",
+        timestamp_field="modified",
+        interval_filter="modified in interval",
+        columns=_cols(columns),
+        discovery=Discovery(f"{owner}/{{{option}}}/fields"),
+    )
+
+
 def _entries() -> list[Dataset]:
     entries = [
         Dataset(
@@ -198,35 +218,21 @@ def _entries() -> list[Dataset]:
             required_options=("database_id",),
             columns=_cols("id:int name database:int"),
         ),
-        Dataset(
-            name="profiles",
-            description="Profiles modified in the interval (with the database's own fields)",
-            path="database/{database_id}/profiles",
-            required_options=("database_id",),
-            paging="keyset",
-            window_params="fields_modified",
-            timestamp_field="modified",
-            interval_filter="modified in interval",
-            columns=_cols(
-                "id:int database:int secret created:timestamp modified:timestamp "
-                "removed:timestamp interests:list"
-            ),
-            discovery=Discovery("database/{database_id}/fields"),
+        _modified_records(
+            "profiles",
+            "Profiles modified in the interval (with the database's own fields)",
+            owner="database",
+            records="profiles",
+            columns="id:int database:int secret created:timestamp modified:timestamp "
+            "removed:timestamp interests:list",
         ),
-        Dataset(
-            name="subprofiles",
-            description="Subprofiles modified in the interval (with the collection's own fields)",
-            path="collection/{collection_id}/subprofiles",
-            required_options=("collection_id",),
-            paging="keyset",
-            window_params="fields_modified",
-            timestamp_field="modified",
-            interval_filter="modified in interval",
-            columns=_cols(
-                "id:int profile:int collection:int secret created:timestamp "
-                "modified:timestamp removed:timestamp"
-            ),
-            discovery=Discovery("collection/{collection_id}/fields"),
+        _modified_records(
+            "subprofiles",
+            "Subprofiles modified in the interval (with the collection's own fields)",
+            owner="collection",
+            records="subprofiles",
+            columns="id:int profile:int collection:int secret created:timestamp "
+            "modified:timestamp removed:timestamp",
         ),
         Dataset(
             name="emailings",
