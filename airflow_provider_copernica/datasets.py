@@ -1,8 +1,10 @@
 """The dataset catalog: one declarative entry per dataset of the public contract.
 
 Everything that differs between datasets (endpoint, options, how the data interval becomes
-API parameters, which record field is checked against the interval, paging style, key and
-columns) is data in a :class:`Dataset` entry. The one generic engine (``extract.py``) reads
+API parameters, which record field is checked against the interval, request plan, paging
+style, key and columns) is data in a :class:`Dataset` entry; plans, paging styles and window
+styles are named from their registries (``planning.PLANS``, ``paging.PAGINATORS``,
+``window_params.WINDOW_STYLES``). The one generic engine (``extract.py``) reads
 these entries; nothing outside this module branches on a dataset's name.
 """
 
@@ -11,25 +13,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
 
 from airflow_provider_copernica.config import PRODUCTS
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.schema import Column
+from airflow_provider_copernica.window_params import WindowParams
 
-Paging = Literal["offset", "keyset", "fan_out", "per_day"]
-"""``offset``: start/limit pages; ``keyset``: ``fields[]=id>last`` pages (profiles);
-``fan_out``: list items, then one object per item (statistics); ``per_day``: one object per
-local day of the window (consumption)."""
-
-WindowParams = Literal[
-    "begintime_endtime",  # begintime/endtime, inclusive, local YYYY-MM-DD hh:mm:ss
-    "fromdate_todate",  # fromdate/todate, inclusive, local YYYY-MM-DD hh:mm:ss
-    "fields_timestamp",  # fields[]=timestamp>=start, fields[]=timestamp<end
-    "fields_modified",  # fields[]=modified>=start, fields[]=modified<end
-    "from_to_dates",  # from/to, inclusive local dates YYYY-MM-DD (whole days)
-    "begin_end_dates",  # begin/end, local dates YYYY-MM-DD of the days ending in the window
+__all__ = [
+    "DATASETS",
+    "METADATA_COLUMNS",
+    "Dataset",
+    "Discovery",
+    "FanOut",
+    "WindowParams",
+    "WindowStyle",
+    "check_fields",
+    "field_names",
+    "get_dataset",
+    "validate_metadata",
+    "validate_options",
 ]
+
+WindowStyle = str | WindowParams
+"""A window-parameter style: a name in ``window_params.WINDOW_STYLES``, or a record."""
 
 DEFAULT_PRODUCT = "draganddrop"
 OPTION_TYPES: Mapping[str, str] = MappingProxyType(
@@ -43,7 +49,7 @@ OPTION_TYPES: Mapping[str, str] = MappingProxyType(
 
 @dataclass(frozen=True)
 class FanOut:
-    """List items at ``list_path`` (offset pages), then GET ``item_path`` once per item.
+    """The ``fan_out`` plan: list items at ``list_path``, then GET ``item_path`` once per item.
 
     The item's ``item_key`` becomes the output row's key column.
     """
@@ -51,8 +57,9 @@ class FanOut:
     list_path: str
     item_path: str
     item_key: str = "id"
-    list_until: str | None = None
-    """List parameter set to the window's last second (items created later are skipped)."""
+    list_paging: str = "offset"
+    list_window: WindowStyle | None = None
+    """How the window filters the list (e.g. items created after its end are skipped)."""
     require_any: tuple[str, ...] = ()
     """Keep an item's row only if one of these objects has a non-zero ``total``."""
 
@@ -78,8 +85,13 @@ class Dataset:
     required_options: tuple[str, ...] = ()
     product: bool = False
     """Accepts the ``product`` option (``draganddrop`` default, or ``html``)."""
-    paging: Paging = "offset"
-    window_params: WindowParams | Mapping[str, WindowParams] | None = None
+    plan: str = "single"
+    """Which requests to make: a name in ``planning.PLANS`` (single, fan_out, per_day)."""
+    paging: str = "offset"
+    """How the data requests are paged: a name in ``paging.PAGINATORS`` (offset, keyset,
+    id_array, single). The fan_out and per_day plans ask for single objects (``single``);
+    a fan-out's list is paged by ``FanOut.list_paging``."""
+    window_params: WindowStyle | Mapping[str, WindowStyle] | None = None
     """How the interval becomes API filters (by product when it differs); None = snapshot."""
     timestamp_field: str | None = None
     """Record field checked client-side against the half-open window."""
@@ -103,7 +115,7 @@ class Dataset:
             return self.columns[product or DEFAULT_PRODUCT]
         return self.columns
 
-    def window_params_for(self, product: str | None) -> WindowParams | None:
+    def window_params_for(self, product: str | None) -> WindowStyle | None:
         if isinstance(self.window_params, Mapping):
             return self.window_params[product or DEFAULT_PRODUCT]
         return self.window_params
@@ -147,7 +159,7 @@ _EVENT_COLUMNS: dict[str, tuple[str, str, str]] = {
         "recognized_as feedback_type arf_version details",
     ),
 }
-_EVENT_WINDOW: Mapping[str, WindowParams] = MappingProxyType(
+_EVENT_WINDOW: Mapping[str, WindowStyle] = MappingProxyType(
     {"draganddrop": "begintime_endtime", "html": "fields_timestamp"}
 )
 _STAT_METRICS = (
@@ -159,6 +171,26 @@ _STAT_METRICS = (
     "dominant_results.errors:int dominant_results.impressions:int dominant_results.clicks:int "
     "dominant_results.unsubscribes:int dominant_results.abuses:int"
 )
+
+
+def _modified_records(
+    name: str, description: str, *, owner: str, records: str, columns: str
+) -> Dataset:
+    """A database's profiles or a collection's subprofiles: keyset pages filtered by
+    ``modified``, with the owner's own fields discovered as ``fields.<name>`` columns."""
+    option = f"{owner}_id"
+    return Dataset(
+        name=name,
+        description=description,
+        path=f"{owner}/{{{option}}}/{records}",
+        required_options=(option,),
+        paging="keyset",
+        window_params="fields_modified",
+        timestamp_field="modified",
+        interval_filter="modified in interval",
+        columns=_cols(columns),
+        discovery=Discovery(f"{owner}/{{{option}}}/fields"),
+    )
 
 
 def _entries() -> list[Dataset]:
@@ -186,35 +218,21 @@ def _entries() -> list[Dataset]:
             required_options=("database_id",),
             columns=_cols("id:int name database:int"),
         ),
-        Dataset(
-            name="profiles",
-            description="Profiles modified in the interval (with the database's own fields)",
-            path="database/{database_id}/profiles",
-            required_options=("database_id",),
-            paging="keyset",
-            window_params="fields_modified",
-            timestamp_field="modified",
-            interval_filter="modified in interval",
-            columns=_cols(
-                "id:int database:int secret created:timestamp modified:timestamp "
-                "removed:timestamp interests:list"
-            ),
-            discovery=Discovery("database/{database_id}/fields"),
+        _modified_records(
+            "profiles",
+            "Profiles modified in the interval (with the database's own fields)",
+            owner="database",
+            records="profiles",
+            columns="id:int database:int secret created:timestamp modified:timestamp "
+            "removed:timestamp interests:list",
         ),
-        Dataset(
-            name="subprofiles",
-            description="Subprofiles modified in the interval (with the collection's own fields)",
-            path="collection/{collection_id}/subprofiles",
-            required_options=("collection_id",),
-            paging="keyset",
-            window_params="fields_modified",
-            timestamp_field="modified",
-            interval_filter="modified in interval",
-            columns=_cols(
-                "id:int profile:int collection:int secret created:timestamp "
-                "modified:timestamp removed:timestamp"
-            ),
-            discovery=Discovery("collection/{collection_id}/fields"),
+        _modified_records(
+            "subprofiles",
+            "Subprofiles modified in the interval (with the collection's own fields)",
+            owner="collection",
+            records="subprofiles",
+            columns="id:int profile:int collection:int secret created:timestamp "
+            "modified:timestamp removed:timestamp",
         ),
         Dataset(
             name="emailings",
@@ -242,7 +260,8 @@ def _entries() -> list[Dataset]:
             description="Per emailing with events in the interval: their statistics",
             path="{product}/emailing/{id}/statistics",
             product=True,
-            paging="fan_out",
+            plan="fan_out",
+            paging="single",
             window_params="begintime_endtime",
             interval_filter="statistics of events in interval (begintime/endtime)",
             # Events follow the sending, so emailings sent after the window are not asked
@@ -250,7 +269,7 @@ def _entries() -> list[Dataset]:
             fan_out=FanOut(
                 list_path="{product}/emailings",
                 item_path="{product}/emailing/{id}/statistics",
-                list_until="todate",
+                list_window=WindowParams(start=None, end="todate"),
                 require_any=(
                     "deliveries",
                     "errors",
@@ -286,7 +305,8 @@ def _entries() -> list[Dataset]:
             name="consumption",
             description="Account consumption, one row per local day ending in the interval",
             path="consumption",
-            paging="per_day",
+            plan="per_day",
+            paging="single",
             window_params="begin_end_dates",
             interval_filter="totals of the local days that end in the interval",
             key="date",

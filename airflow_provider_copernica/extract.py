@@ -1,9 +1,10 @@
 """The one generic extraction engine: catalog entry + options + window -> pages of rows.
 
 :func:`prepare` validates everything (dataset, options, fields, metadata, window) before any
-data request. :meth:`Extraction.pages` plans the API requests from the catalog entry, pages
-through them with a small prefetch (the next page is fetched while the current one is
-converted and written) and yields lists of output rows.
+data request. :meth:`Extraction.pages` runs the entry's request plan
+(:mod:`~airflow_provider_copernica.planning`, paged by :mod:`~airflow_provider_copernica.paging`)
+with a small prefetch (the next page is fetched while the current one is converted and
+written) and yields lists of output rows.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
-from zoneinfo import ZoneInfo
 
+from airflow_provider_copernica.counting import probe_request
 from airflow_provider_copernica.datasets import (
     METADATA_COLUMNS,
     Dataset,
-    WindowParams,
     check_fields,
     field_names,
     get_dataset,
@@ -30,8 +30,11 @@ from airflow_provider_copernica.datasets import (
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.filters import check_conditions
-from airflow_provider_copernica.records import RowPlan, iso_utc, local_days, naive_bounds, to_int
+from airflow_provider_copernica.planning import Source, api_path, get_plan, window_filters
+from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
+
+__all__ = ["Extraction", "available_columns", "prefetch", "prepare", "probe_request"]
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.config import CopernicaSettings
@@ -39,11 +42,8 @@ if TYPE_CHECKING:
     from airflow_provider_copernica.windows import Window
 
 T = TypeVar("T")
-Params = list[tuple[str, str]]
-
 PREFETCH_PAGES = 2
 LOG_EVERY_PAGES = 10
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Copernica field types -> output column types (everything else stays a string).
 _FIELD_TYPES = {
     "integer": "int",
@@ -51,73 +51,6 @@ _FIELD_TYPES = {
     "datetime": "timestamp",
     "empty_datetime": "timestamp",
 }
-
-
-def _ceil_second(moment: datetime) -> datetime:
-    return moment.replace(microsecond=0) + timedelta(seconds=1) if moment.microsecond else moment
-
-
-def window_filter(kind: WindowParams, window: Window, tz: ZoneInfo) -> list[Params]:
-    """API filter parameters covering the half-open window, in local naive time.
-
-    Returns one parameter list per request (several for ``begin_end_dates``: one per day).
-    Copernica times have 1-second resolution, so an inclusive ``end - 1 s`` equals ``< end``.
-    """
-    lo, hi = naive_bounds(window.start, window.end, tz)
-    lo = lo.replace(microsecond=0)
-    hi = _ceil_second(hi)
-    last = hi - timedelta(seconds=1)
-    first_text, last_text, hi_text = (t.strftime(_TIME_FORMAT) for t in (lo, last, hi))
-    if kind == "begintime_endtime":
-        return [[("begintime", first_text), ("endtime", last_text)]]
-    if kind == "fromdate_todate":
-        return [[("fromdate", first_text), ("todate", last_text)]]
-    if kind in ("fields_timestamp", "fields_modified"):
-        name = "timestamp" if kind == "fields_timestamp" else "modified"
-        return [[("fields[]", f"{name}>={first_text}"), ("fields[]", f"{name}<{hi_text}")]]
-    if kind == "from_to_dates":
-        return [[("from", lo.date().isoformat()), ("to", last.date().isoformat())]]
-    if kind == "begin_end_dates":
-        days = local_days(window.start, window.end, tz)
-        if not days:
-            return []  # no local day ends in this window: nothing to ask
-        return [[("begin", days[0].isoformat()), ("end", days[-1].isoformat())]]
-    raise ValueError(f"unknown window_params kind {kind!r}")  # a catalog bug, not user input
-
-
-def _path(
-    template: str, options: Mapping[str, Any], settings: CopernicaSettings, **extra: Any
-) -> str:
-    values = dict(options)
-    if "product" in values:
-        values["product"] = settings.product_path(str(values["product"]))
-    return template.format(**values, **extra)
-
-
-def probe_request(
-    dataset: Dataset,
-    options: Mapping[str, Any] | None,
-    window: Window | None,
-    settings: CopernicaSettings,
-) -> tuple[str, list[tuple[str, str]]] | None:
-    """``(path, params)`` of ONE request whose envelope ``total`` counts the dataset's records
-    in ``window`` (``limit=1``), or None when there is no such request (fan-out, per-day and
-    whole-day-filtered datasets): the caller then counts ``prepare(...).pages()``.
-    """
-    opts = validate_options(dataset, options)
-    if dataset.paging not in ("offset", "keyset"):
-        return None
-    kind = dataset.window_params_for(opts.get("product"))  # type: ignore[arg-type]
-    params: Params = []
-    if kind is not None:
-        if window is None:
-            raise CopernicaConfigError(f"Dataset {dataset.name!r} needs a window (date range)")
-        if kind in ("from_to_dates", "begin_end_dates"):
-            return None  # filters by whole days: its total would count outside the window
-        params += window_filter(kind, window, settings.tz)[0]
-    params += list(dataset.extra_params)
-    params.append(("limit", "1"))
-    return _path(dataset.path, opts, settings), params
 
 
 def prefetch(factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> Iterator[T]:
@@ -203,7 +136,7 @@ class Extraction:
         if discovery is None:
             return ()
         if self._discovered is None:
-            path = _path(discovery.path, self.options, self.settings)
+            path = api_path(discovery.path, self.options, self.settings)
             answer = self.hook.get(path, [("limit", "1000"), ("total", "false")])
             records = answer.get("data", []) if isinstance(answer, Mapping) else answer
             columns: list[Column] = []
@@ -275,11 +208,28 @@ class Extraction:
     def api_calls(self) -> int:
         return int(getattr(self.hook, "api_calls", 0))
 
-    def _filters(self) -> list[Params]:
-        kind = self.dataset.window_params_for(self.product)
-        if kind is None or self.window is None:
-            return [[]]
-        filters = window_filter(kind, self.window, self.settings.tz)
+    def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Raw records page by page, as the catalog entry's request plan says.
+
+        ``max_items`` stops a fan-out page early (one call per item: a preview of 20 rows must
+        not fetch a whole list page's items)."""
+        source = Source(
+            self.hook,
+            self.dataset,
+            self.options,
+            self.settings,
+            self.window,
+            self._filters(),
+            max_items,
+        )
+        return get_plan(self.dataset.plan).pages(source)
+
+    def _filters(self) -> list[list[tuple[str, str]]]:
+        """The window's filter parameters, refused before any data request when Copernica
+        would ignore one of their conditions (:func:`filters.check_conditions`)."""
+        filters = window_filters(self.dataset, self.options, self.window, self.settings.tz)
+        style = self.dataset.window_params_for(self.product)
+        kind = style if isinstance(style, str) else ""
         check_conditions(self.dataset.name, kind, filters, self._own_field_names)
         return filters
 
@@ -288,72 +238,6 @@ class Extraction:
         discovery = self.dataset.discovery
         skip = len(discovery.prefix) + 1 if discovery is not None else 0
         return [c.name[skip:] for c in self.discovered_columns()]
-
-    def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
-        """Raw records page by page, as the catalog entry's paging style says.
-
-        ``max_items`` stops a fan-out page early (one call per item: a preview of 20 rows must
-        not fetch a whole list page's items)."""
-        dataset, hook, settings = self.dataset, self.hook, self.settings
-        constant = list(dataset.extra_params)
-        if dataset.paging == "fan_out":
-            fan = dataset.fan_out
-            assert fan is not None
-            filters = self._filters()[0]
-            list_params: Params = [("total", "false"), *constant]
-            if fan.list_until and self.window is not None:
-                last = _ceil_second(
-                    naive_bounds(self.window.start, self.window.end, settings.tz)[1]
-                )
-                last -= timedelta(seconds=1)
-                list_params.append((fan.list_until, last.strftime(_TIME_FORMAT)))
-            list_path = _path(fan.list_path, self.options, settings)
-            for items in hook.iter_pages(list_path, list_params):
-                page = []
-                for item in items:
-                    item_id = item.get(fan.item_key, item.get(fan.item_key.upper()))
-                    path = _path(fan.item_path, self.options, settings, id=item_id)
-                    answer = hook.get(path, filters)
-                    if not isinstance(answer, Mapping):
-                        continue
-                    if fan.require_any and not any(
-                        isinstance(answer.get(name), Mapping) and to_int(answer[name].get("total"))
-                        for name in fan.require_any
-                    ):
-                        continue
-                    page.append({**answer, dataset.key: item_id})
-                    if max_items is not None and len(page) >= max_items:
-                        break
-                yield page
-            return
-        path = _path(dataset.path, self.options, settings)
-        if dataset.paging == "per_day":
-            for params in self._filters():
-                yield from self._day_rows(path, dict(params), constant)
-            return
-        pager = hook.iter_pages_by_id if dataset.paging == "keyset" else hook.iter_pages
-        for params in self._filters():
-            yield from pager(path, [*params, ("total", "false"), *constant])
-
-    def _day_rows(
-        self, path: str, span: dict[str, str], constant: Params
-    ) -> Iterator[list[dict[str, Any]]]:
-        """One request for the days' rows; if the answer is one object of totals for a
-        multi-day span, one request per day instead (rows keyed by the day)."""
-        key, first, last = self.dataset.key, span["begin"], span["end"]
-        answer = self.hook.get(path, [("begin", first), ("end", last), *constant])
-        if isinstance(answer, Mapping) and isinstance(answer.get("data"), list):
-            yield [row for row in answer["data"] if first <= str(row.get(key, "")) <= last]
-            return
-        if first == last:
-            yield [{**answer, key: first}] if isinstance(answer, Mapping) else []
-            return
-        day, end = date.fromisoformat(first), date.fromisoformat(last)
-        while day <= end:
-            text = day.isoformat()
-            answer = self.hook.get(path, [("begin", text), ("end", text), *constant])
-            yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
-            day += timedelta(days=1)
 
     def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Output rows page by page (streams; empty pages are skipped).

@@ -82,8 +82,8 @@ def preview_rows(
     Reads only as many pages as ``limit`` needs; the total comes from one count request
     (``extract.probe_request``) where the dataset has one.
     """
+    from airflow_provider_copernica.counting import envelope_total
     from airflow_provider_copernica.extract import prepare, probe_request
-    from airflow_provider_copernica.triggers.copernica import envelope_total
     from airflow_provider_copernica.windows import parse_window
 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:

@@ -12,7 +12,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import json  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator, Mapping  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -73,3 +73,40 @@ def hook(copernica_conn: str) -> Any:
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
 
     return CopernicaHook(copernica_conn)
+
+
+# --------------------------------------------------------------------------- shared fixtures
+# `connect`/`conn` for the hook, async-hook, sensor and trigger tests. A module picks its
+# retry profile by overriding `fast_extra` (see tests/sandbox_requests.py: FAST, FAST_POLL).
+
+
+@pytest.fixture
+def fast_extra() -> Mapping[str, Any]:
+    """Connection extra of `connect` (fast retries); override per module."""
+    from sandbox_requests import FAST
+
+    return FAST
+
+
+@pytest.fixture
+def connect(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, fast_extra: Mapping[str, Any]
+) -> Callable[..., str]:
+    """``connect(password=..., **extra)``: copernica_default -> the sandbox, fast retries."""
+    from sandbox_requests import connector
+
+    return connector(sandbox, monkeypatch, fast_extra)
+
+
+@pytest.fixture
+def conn(connect: Callable[..., str], sandbox: SandboxServer) -> str:
+    """copernica_default -> the sandbox (fast retries), with an empty request log."""
+    conn_id = connect()
+    sandbox.requests.clear()
+    return conn_id
+
+
+@pytest.fixture
+def fresh_log(sandbox: SandboxServer) -> None:
+    """Start the test with an empty sandbox request log."""
+    sandbox.requests.clear()

@@ -11,6 +11,11 @@ import pytest
 
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 
+# Fast retries so a fault costs a fraction of a second: the hook tests' default ...
+FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
+# ... and the sensor/trigger tests' (polling: fewer, shorter retries).
+FAST_POLL = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
+
 
 def connector(
     sandbox: Any, monkeypatch: pytest.MonkeyPatch, defaults: Mapping[str, Any]

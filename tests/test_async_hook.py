@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sandbox_requests import PROFILES, bearer_tokens, calls_to, connector, profile_ids
+from sandbox_requests import PROFILES, bearer_tokens, calls_to, profile_ids
 
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
@@ -19,17 +19,8 @@ from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
 
 # The live API ignores unknown fields[] conditions; this parameter it refuses (400).
 UNSUPPORTED = ("html/clicks", [("begintime", "2026-01-01 00:00:00")])
-FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
 
-
-@pytest.fixture
-def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    return connector(sandbox, monkeypatch, FAST)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log(sandbox: Any) -> None:
-    sandbox.requests.clear()
+pytestmark = pytest.mark.usefixtures("fresh_log")
 
 
 async def test_get_reuses_one_jwt(sandbox: Any, connect: Callable[..., str]) -> None:
@@ -106,3 +97,30 @@ async def test_errors_match_the_sync_hook(
     for secret in [SANDBOX_ACCESS_TOKEN, *jwts]:
         assert secret not in caplog.text
         assert not any(secret in text for text in errors)
+
+
+async def test_logs_every_reply_with_its_timing_like_the_sync_hook(
+    sandbox: Any, connect: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
+    caplog.set_level(logging.DEBUG, logger="airflow_provider_copernica.hooks.copernica")
+    conn_id = connect()
+    replies: dict[str, list[str]] = {}
+    for kind in ("sync", "async"):
+        caplog.clear()
+        if kind == "sync":
+            with CopernicaHook(conn_id) as sync_hook:
+                assert sync_hook.get("identity")["name"]
+        else:
+            hook = CopernicaAsyncHook(conn_id)
+            try:
+                assert (await hook.get("identity"))["name"]
+            finally:
+                await hook.close()
+        lines = [r.getMessage() for r in caplog.records if " ms" in r.getMessage()]
+        # "<method> <path> -> <status> in N ms", with the timing dropped for comparison
+        replies[kind] = [line.rsplit(" in ", 1)[0] for line in lines]
+    assert replies["async"] == replies["sync"]
+    assert [line.split(" -> ")[1] for line in replies["sync"]] == ["200", "200"]
+    assert replies["sync"][0].startswith("POST ") and "/v4/identity" in replies["sync"][1]

@@ -17,7 +17,6 @@ from sandbox_requests import (
     PROFILES,
     bearer_tokens,
     calls_to,
-    connector,
     profile_ids,
 )
 
@@ -29,21 +28,10 @@ from airflow_provider_copernica.exceptions import (
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.retry import parse_retry_after
 
-# Fast retries so a fault costs a fraction of a second.
 # The live API ignores unknown fields[] conditions; this parameter it refuses (400).
 UNSUPPORTED = ("html/clicks", [("begintime", "2026-01-01 00:00:00")])
-FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
 
-
-@pytest.fixture
-def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    """``connect(password=..., **extra)``: copernica_default -> the sandbox, fast retries."""
-    return connector(sandbox, monkeypatch, FAST)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_log(sandbox: Any) -> None:
-    sandbox.requests.clear()
+pytestmark = pytest.mark.usefixtures("fresh_log")
 
 
 # --------------------------------------------------------------------------- auth

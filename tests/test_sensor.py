@@ -16,13 +16,12 @@ from airflow.sdk.exceptions import (
     TaskDeferred,
 )
 from sandbox_days import Window2, day_window, pick_days
-from sandbox_requests import bearer_tokens, connector, data_calls, truth
+from sandbox_requests import FAST_POLL, bearer_tokens, data_calls, truth
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.sensors.copernica import CopernicaSensor, CopernicaSensorError
 from airflow_provider_copernica.triggers.copernica import CopernicaTrigger
 
-FAST = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
 UTC = timezone.utc
 BUSY: Window2  # the busiest day of clicks, set by _pick_days
 QUIET: Window2  # the latest day without clicks
@@ -50,15 +49,8 @@ def context(window: tuple[datetime, datetime] | None = None, **params: Any) -> d
 
 
 @pytest.fixture
-def connect(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
-    return connector(sandbox, monkeypatch, FAST)
-
-
-@pytest.fixture
-def conn(connect: Callable[..., str], sandbox: Any) -> str:
-    conn_id = connect()
-    sandbox.requests.clear()
-    return conn_id
+def fast_extra() -> dict[str, Any]:
+    return FAST_POLL
 
 
 def sensor(**kwargs: Any) -> CopernicaSensor:

@@ -13,12 +13,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import get_dataset, validate_options
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
-from airflow_provider_copernica.triggers.copernica import (
-    DEFAULT_POKE_INTERVAL,
-    CopernicaTrigger,
-    count_pages,
-    envelope_total,
-)
+from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -78,15 +73,12 @@ class CopernicaSensor(BaseSensorOperator):
 
     def count(self, window: Window) -> int:
         """Records of the dataset in ``window`` (paging stops at ``min_records``)."""
-        from airflow_provider_copernica.extract import probe_request
+        from airflow_provider_copernica.counting import count_records
 
-        # probe_request validates the options (same rules as the operator) before any call.
-        entry = get_dataset(self.dataset)
-        probe = probe_request(entry, self.dataset_options, window, self.hook.settings)
-        if probe is not None:
-            path, params = probe
-            return envelope_total(self.hook.get(path, params))
-        return count_pages(self.hook, self.dataset, self.dataset_options, window, self.min_records)
+        # count_records validates the options (same rules as the operator) before any call.
+        return count_records(
+            self.hook, self.dataset, self.dataset_options, window, self.min_records
+        )
 
     def _check(self, window: Window) -> bool:
         try:

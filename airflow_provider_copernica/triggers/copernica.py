@@ -1,7 +1,8 @@
 """CopernicaTrigger: the async wait of a deferred CopernicaSensor (runs in the triggerer).
 
-The count uses the same request plan as the sensor's poke (``extract.probe_request``: one
-``limit=1`` request whose envelope ``total`` is the count), sent through
+The count is the sensor's rule (:func:`~airflow_provider_copernica.counting.acount_records`:
+one ``limit=1`` request whose envelope ``total`` is the count, else the engine's pages), sent
+through
 :class:`~airflow_provider_copernica.hooks.copernica.CopernicaAsyncHook` (httpx; its own
 connection lookup, JWT exchange and cache, retry rules).
 """
@@ -9,7 +10,6 @@ connection lookup, JWT exchange and cache, retry rules).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
-from airflow_provider_copernica.exceptions import (
-    CopernicaAPIError,
-    CopernicaError,
-    CopernicaRetryError,
-)
+from airflow_provider_copernica.exceptions import CopernicaError, CopernicaRetryError
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.config import CopernicaSettings
@@ -31,35 +27,6 @@ if TYPE_CHECKING:
 DEFAULT_POKE_INTERVAL = 300.0
 """Seconds between checks. Copernica bills every call and marketing data is rarely needed
 within minutes of arriving: at 300 s a 1-hour wait costs about a dozen calls."""
-
-
-def envelope_total(payload: Any) -> int:
-    """The count of a probe request: its envelope's ``total`` (often a numeric string)."""
-    if isinstance(payload, Mapping):
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            return int(payload["total"])
-    raise CopernicaAPIError("Copernica's answer to the count request has no numeric 'total'")
-
-
-def count_pages(
-    hook: CopernicaHook,
-    dataset: str,
-    options: Mapping[str, Any] | None,
-    window: Window,
-    min_records: int,
-) -> int:
-    """Count with the engine's pages (datasets without a count request); stops at
-    ``min_records`` so a satisfied check reads as little as possible."""
-    from airflow_provider_copernica.extract import prepare
-
-    count = 0
-    extraction = prepare(hook, dataset, options=options, window=window)
-    with contextlib.closing(extraction.pages()) as pages:
-        for page in pages:
-            count += len(page)
-            if count >= min_records:
-                break
-    return count
 
 
 class CopernicaTrigger(BaseTrigger):
@@ -125,25 +92,17 @@ class CopernicaTrigger(BaseTrigger):
     async def count(
         self, hook: CopernicaAsyncHook, settings: CopernicaSettings, window: Window
     ) -> int:
-        """Records in the window: one probe request, or (no count request) the engine's
-        pages in a worker thread, exactly as the sensor's poke counts."""
-        from airflow_provider_copernica.datasets import get_dataset
-        from airflow_provider_copernica.extract import probe_request
+        """Records in the window, counted exactly as the sensor's poke counts them."""
+        from airflow_provider_copernica.counting import acount_records
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
 
-        probe = probe_request(get_dataset(self.dataset), self.dataset_options, window, settings)
-        if probe is not None:
-            path, params = probe
-            return envelope_total(await hook.get(path, params))
-        if self._sync_hook is None:  # kept for the trigger's life: one JWT, not one per check
-            self._sync_hook = CopernicaHook(self.copernica_conn_id, settings=settings)
-        return await asyncio.to_thread(
-            count_pages,
-            self._sync_hook,
-            self.dataset,
-            self.dataset_options,
-            window,
-            self.min_records,
+        def sync_hook() -> CopernicaHook:
+            if self._sync_hook is None:  # kept for the trigger's life: one JWT, not one per check
+                self._sync_hook = CopernicaHook(self.copernica_conn_id, settings=settings)
+            return self._sync_hook
+
+        return await acount_records(
+            hook, sync_hook, self.dataset, self.dataset_options, window, self.min_records
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:

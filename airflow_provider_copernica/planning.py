@@ -1,0 +1,159 @@
+"""Request plans: which requests an extraction makes, registered by name.
+
+A plan turns a catalog entry, its options and the window into raw pages: ``single`` (one
+paged listing per window filter), ``fan_out`` (list items, then one request per item),
+``per_day`` (one request for the local days, or one per day). How each listing is paged is
+the entry's paging style (:mod:`~airflow_provider_copernica.paging`), not the plan's business.
+A catalog entry names its plan (``Dataset.plan``); a new plan is one function plus
+``@register_plan("name")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_copernica.records import to_int
+from airflow_provider_copernica.window_params import window_filter
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from airflow_provider_copernica.config import CopernicaSettings
+    from airflow_provider_copernica.datasets import Dataset
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+    from airflow_provider_copernica.windows import Window
+
+Pairs = list[tuple[str, str]]
+Pages = Iterator[list[dict[str, Any]]]
+
+
+def api_path(
+    template: str, options: Mapping[str, Any], settings: CopernicaSettings, **extra: Any
+) -> str:
+    """A catalog path template filled with the options (``{product}`` = its URL segment)."""
+    values = dict(options)
+    if "product" in values:
+        values["product"] = settings.product_path(str(values["product"]))
+    return template.format(**values, **extra)
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a plan reads: the hook, the catalog entry, validated options and the window's
+    filter parameters (one list per request; ``[[]]``: no filter)."""
+
+    hook: CopernicaHook
+    dataset: Dataset
+    options: Mapping[str, Any]
+    settings: CopernicaSettings
+    window: Window | None
+    filters: list[Pairs]
+    max_items: int | None = None
+    """A preview's row limit: plans with one call per item stop an item loop there."""
+
+    def path(self, template: str | None = None, **extra: Any) -> str:
+        return api_path(template or self.dataset.path, self.options, self.settings, **extra)
+
+    def pages(self, path: str, params: Pairs, paging: str | None = None) -> Pages:
+        """Pages of ``path`` in ``paging`` (default: the entry's paging style)."""
+        return self.hook.iter_pages(path, params, paging=paging or self.dataset.paging)
+
+
+def window_filters(
+    dataset: Dataset, options: Mapping[str, Any], window: Window | None, tz: ZoneInfo
+) -> list[Pairs]:
+    """The entry's window filter parameters, one list per request (``[[]]``: no filter)."""
+    style = dataset.window_params_for(options.get("product"))
+    if style is None or window is None:
+        return [[]]
+    return window_filter(style, window, tz)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    pages: Callable[[Source], Pages]
+    countable: bool
+    """Its one request's envelope ``total`` counts the dataset (a ``limit=1`` probe works)."""
+
+
+PLANS: dict[str, Plan] = {}
+
+
+def register_plan(name: str, *, countable: bool = False) -> Callable[[Callable], Callable]:
+    """Function decorator: make a request plan available to catalog entries as ``name``."""
+
+    def register(pages: Callable[[Source], Pages]) -> Callable[[Source], Pages]:
+        PLANS[name] = Plan(name, pages, countable)
+        return pages
+
+    return register
+
+
+def get_plan(name: str) -> Plan:
+    try:
+        return PLANS[name]
+    except KeyError:  # a catalog bug, not user input
+        raise ValueError(f"unknown request plan {name!r}; known: {', '.join(PLANS)}") from None
+
+
+@register_plan("single", countable=True)
+def single(source: Source) -> Pages:
+    """One paged listing of the entry's path per window filter."""
+    path = source.path()
+    for params in source.filters:
+        yield from source.pages(path, [*params, ("total", "false"), *source.dataset.extra_params])
+
+
+@register_plan("fan_out")
+def fan_out(source: Source) -> Pages:
+    """List items (``FanOut.list_path``, offset pages), then GET one object per item."""
+    dataset, fan = source.dataset, source.dataset.fan_out
+    assert fan is not None, f"{dataset.name}: plan 'fan_out' needs Dataset.fan_out"
+    filters = source.filters[0]
+    list_params: Pairs = [("total", "false"), *dataset.extra_params]
+    if fan.list_window is not None and source.window is not None:
+        list_params += window_filter(fan.list_window, source.window, source.settings.tz)[0]
+    for items in source.pages(source.path(fan.list_path), list_params, fan.list_paging):
+        page = []
+        for item in items:
+            item_id = item.get(fan.item_key, item.get(fan.item_key.upper()))
+            answer = source.hook.get(source.path(fan.item_path, id=item_id), filters)
+            if not isinstance(answer, Mapping):
+                continue
+            if fan.require_any and not any(
+                isinstance(answer.get(name), Mapping) and to_int(answer[name].get("total"))
+                for name in fan.require_any
+            ):
+                continue
+            page.append({**answer, dataset.key: item_id})
+            if source.max_items is not None and len(page) >= source.max_items:
+                break
+        yield page
+
+
+@register_plan("per_day")
+def per_day(source: Source) -> Pages:
+    """One request for the window's local days (the window style's start/end dates); if the
+    answer is one object of totals for a multi-day span, one request per day instead (rows
+    keyed by the day)."""
+    path, key = source.path(), source.dataset.key
+    constant = list(source.dataset.extra_params)
+    get = source.hook.get
+    for (start_name, first), (end_name, last) in source.filters:
+        answer = get(path, [(start_name, first), (end_name, last), *constant])
+        if isinstance(answer, Mapping) and isinstance(answer.get("data"), list):
+            yield [row for row in answer["data"] if first <= str(row.get(key, "")) <= last]
+            continue
+        if first == last:
+            yield [{**answer, key: first}] if isinstance(answer, Mapping) else []
+            continue
+        day, end = date.fromisoformat(first), date.fromisoformat(last)
+        while day <= end:
+            text = day.isoformat()
+            answer = get(path, [(start_name, text), (end_name, text), *constant])
+            yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
+            day += timedelta(days=1)
