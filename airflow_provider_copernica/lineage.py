@@ -47,22 +47,18 @@ def landed(
     return Landed(namespace, name, uri, tuple(columns), rows)
 
 
-class _KeepMissing(dict):  # type: ignore[type-arg]
-    def __missing__(self, key: str) -> str:  # e.g. {id} of a fan-out's item path
-        return "{" + key + "}"
-
-
 def source_naming(
     settings: CopernicaSettings, dataset: Dataset, options: Mapping[str, Any]
 ) -> tuple[str, str]:
     """``(namespace, name)`` of the Copernica endpoint a dataset reads."""
-    values = _KeepMissing({key: str(value) for key, value in options.items()})
-    if "product" in options:
-        values["product"] = settings.product_path(str(options["product"]))
+    from airflow_provider_copernica.planning import api_path
+
     in_path = {field for _, field, _, _ in Formatter().parse(dataset.path) if field}
+    # A fan-out's per-item part (e.g. ``{id}`` of emailing statistics) stays a placeholder.
+    unfilled = {field: "{" + field + "}" for field in in_path - set(options)}
     rest = sorted((k, str(v)) for k, v in options.items() if k not in in_path)
     api = urlsplit(settings.api_base)
-    name = f"{api.path.rstrip('/')}/{dataset.path.format_map(values)}"
+    name = f"{api.path.rstrip('/')}/{api_path(dataset.path, options, settings, **unfilled)}"
     return f"copernica://{api.netloc}", name + (f"?{urlencode(rest)}" if rest else "")
 
 

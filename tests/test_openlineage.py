@@ -106,6 +106,19 @@ def test_output_names_follow_the_openlineage_naming_spec(uri: str, naming: Any) 
     assert output_naming(uri) == naming
 
 
+def test_a_fan_out_input_keeps_its_per_item_placeholder() -> None:
+    from airflow_provider_copernica.config import CopernicaSettings
+    from airflow_provider_copernica.datasets import get_dataset
+    from airflow_provider_copernica.lineage import source_naming
+
+    settings = CopernicaSettings.from_fields(host=None, password="x", extra={})
+    entry = get_dataset("emailing_statistics")
+    assert source_naming(settings, entry, {"product": "html"}) == (
+        "copernica://api.copernica.com",
+        "/v4/html/emailing/{id}/statistics",
+    )
+
+
 def test_no_lineage_before_a_successful_run() -> None:
     op = CopernicaToStorageOperator(
         task_id="t", dataset="profiles", dataset_options={"database_id": 1}
