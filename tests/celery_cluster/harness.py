@@ -29,6 +29,7 @@ from .services import Postgres, Redis, stop_process_group
 
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 WORKERS = ("worker1", "worker2")
+COMPOSE_HOSTS = r"@(postgres|redis)\b|airflow-apiserver|copernica-sandbox"
 # The task instance's ``hostname`` comes from [core] hostname_callable; both workers share
 # this machine, so each names itself from the environment (see _write_hostname_module).
 HOSTNAME_ENV = "COPERNICA_TEST_HOSTNAME"
@@ -113,6 +114,8 @@ class CeleryAirflow(AirflowStandalone):
             },
         )
         compose.pop("_PIP_ADDITIONAL_REQUIREMENTS")  # read by the image's entrypoint only
+        unresolved = {k: v for k, v in compose.items() if re.search(COMPOSE_HOSTS, v)}
+        assert not unresolved, f"compose service names left in the environment: {unresolved}"
         self.lineage_dir = home / "openlineage"
         self.lineage_dir.mkdir(parents=True, exist_ok=True)
         _write_hostname_module(home)
