@@ -151,7 +151,7 @@ test_connection_command.__test__ = False  # type: ignore[attr-defined]  # not a 
 def _columns(entry: Dataset, options: Mapping[str, Any], conn_id: str) -> list[Column]:
     """The dataset's columns: from the catalog, plus (one call) a database's own fields."""
     if entry.discovery is None:
-        return list(entry.columns_for(options.get("product")))  # no connection needed
+        return list(entry.columns_for(options.get("product"), options))  # no connection needed
     from airflow_provider_copernica.extract import available_columns
 
     return available_columns(_hook(conn_id), entry.name, options)

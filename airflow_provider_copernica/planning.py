@@ -195,6 +195,8 @@ def enrich(source: Source, pages: Pages) -> Pages:
         return
     key = source.dataset.key
     for page in pages:
+        if source.max_items is not None:
+            page = page[: source.max_items]  # a preview: no call for a row it does not show
         for record in page:
             ident = record.get(key, record.get(key.upper()))
             for extra in extras:

@@ -219,3 +219,25 @@ def test_datasets_search_includes_a_databases_own_fields(
     found = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
     assert "fields.email" in found["profiles"]
     assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/database/7616/fields"]
+
+
+def test_preview_of_enriched_emailings_calls_only_for_the_rows_shown(
+    sandbox: Any, copernica_conn: str
+) -> None:
+    def snapshots() -> int:
+        return sum(1 for r in sandbox.iter_requests("/v4/") if r.path.endswith("/snapshot"))
+
+    before = snapshots()
+    options = {"product": "draganddrop", "with_name": "true"}
+    result = preview_rows(
+        CopernicaHook(),
+        "emailings",
+        options=options,
+        date_from="2026-06-01",
+        date_to="2026-11-01",
+        limit=3,
+    )
+    assert len(result.rows) == 3 and result.total is not None and result.total > 3
+    names = sandbox.data.coverage.emailing_name
+    assert [r["name"] for r in result.rows] == [names("draganddrop", r["id"]) for r in result.rows]
+    assert snapshots() - before == 3
