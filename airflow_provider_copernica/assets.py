@@ -6,7 +6,8 @@ Naming rule (no template is rendered, no storage is touched):
   (``file:///abs/out.jsonl``, ``s3://bucket/key.parquet``);
 * templated ``output_uri``: its fixed directory (the text before the first ``{{``/``{%``, cut
   back to the last ``/``, canonical) plus ``?dataset=<dataset>``:
-  ``s3://lake/copernica/{{ ds }}/profiles.jsonl`` -> ``s3://lake/copernica?dataset=profiles``;
+  ``s3://lake/copernica/{{ ds }}/profiles.jsonl`` -> ``s3://lake/copernica?dataset=profiles``
+  (Airflow's normal form: a bare bucket gets a ``/``, ``s3://lake/?dataset=...``);
 * no ``output_uri``: the default directory, ``file://$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>?dataset=<dataset>``;
 * a template in the scheme, host or bucket (no fixed directory):
   ``x-copernica://<dag_id>/<task_id>?dataset=<dataset>``.
@@ -50,6 +51,12 @@ def fixed_directory(output_uri: str) -> str | None:
     return directory if directory.strip("/") or not sep else None
 
 
+def _asset(uri: str) -> Asset:
+    # Named by its URI in Airflow's normal form, so that Asset("<the uri>") in a downstream
+    # DAG is this very asset (name and URI both match).
+    return Asset(Asset(uri=uri).uri)
+
+
 def output_asset(
     dataset: str,
     output_uri: str | None = None,
@@ -65,14 +72,14 @@ def output_asset(
     """
     query = "?" + urlencode({"dataset": dataset})
     if output_uri and not any(m in output_uri for m in TEMPLATE_MARKERS):
-        return Asset(canonical_output_uri(output_uri, conn_id))
+        return _asset(canonical_output_uri(output_uri, conn_id))
     if output_uri:
         directory = fixed_directory(output_uri)
         if directory is not None:
-            return Asset(canonical_output_uri(directory, conn_id, directory=True) + query)
+            return _asset(canonical_output_uri(directory, conn_id, directory=True) + query)
         if dag_id is None or task_id is None:
             return None
-        return Asset(f"x-copernica://{dag_id}/{task_id}{query}")
+        return _asset(f"x-copernica://{dag_id}/{task_id}{query}")
     if dag_id is None:
         return None
-    return Asset(default_output_dir(dag_id, dataset).as_uri() + query)
+    return _asset(default_output_dir(dag_id, dataset).as_uri() + query)
