@@ -117,11 +117,10 @@ start() {
     first="$("$PY" -c 'import datetime as d, sys; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=int(sys.argv[1])))' "$DAYS")"
     last="$("$PY" -c 'import datetime as d; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=1))')"
 
-    # One Python process runs the setup as plain `airflow ...` commands (each `airflow` process
-    # would spend seconds importing Airflow again), each step timed: the database; then
-    # `airflow standalone` starts (its api-server takes longest to come up, and the first task
-    # needs it); meanwhile the connection, the DAGs and the backfill's runs are written, all
-    # before the scheduler's first loop.
+    # One Python process starts `airflow standalone` (which migrates the database) and, while
+    # its components start, runs the setup as plain `airflow ...` commands in-process (each
+    # `airflow` process would spend seconds importing Airflow again): the connection, the DAGs
+    # and the backfill's runs, written before the scheduler's first loop. Each step is timed.
     : >"$DEMO/cli.log"
     DEMO_T0="$T0" DEMO_SLOW="$SLOW_STEP_SECONDS" "$PY" - "$DEMO" "$DAG_ID" "$ASSET_DAG_ID" "$first" "$last" \
         3>&1 >>"$DEMO/cli.log" 2>&1 <<'PYEOF' || die "preparing Airflow failed: see .demo/cli.log"
@@ -157,21 +156,31 @@ def airflow(*argv):
     args.func(args)
 
 
-with step("loading Airflow"):
-    from airflow.cli import cli_parser
-
-    parser = cli_parser.get_parser()
-with step("preparing the Airflow database in .demo/airflow (airflow db migrate)"):
-    airflow("db", "migrate")
-    with sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db") as db:
-        db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+# `airflow standalone` first: it migrates the database itself, then starts its components;
+# its api-server is the slowest to come up, and the first task needs it.
+home = Path(os.environ["AIRFLOW_HOME"])
+with sqlite3.connect(home / "airflow.db") as db:
+    db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block the writer
 say(f"[{time.time() - t0:.1f}s] starting airflow standalone: scheduler, dag-processor, triggerer, "
     "api-server (log: .demo/airflow.log)")
-with open(Path(demo) / "airflow.log", "wb") as out:
+airflow_log = Path(demo) / "airflow.log"
+with open(airflow_log, "wb") as out:
     standalone = subprocess.Popen(["airflow", "standalone"], stdout=out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
 (Path(demo) / "airflow.pid").write_text(f"{standalone.pid}\n")
 
+with step("loading Airflow for the setup commands"):
+    from airflow.cli import cli_parser
+
+    parser = cli_parser.get_parser()
+with step("waiting for airflow standalone to migrate the database (airflow db migrate)"):
+    while "standalone | Database ready" not in airflow_log.read_text(errors="replace"):
+        if standalone.poll() is not None:
+            sys.exit("airflow standalone exited: see .demo/airflow.log")
+        time.sleep(0.2)
+
+# Written now, before the scheduler's first loop: the runs exist when it starts, and nothing
+# competes for SQLite's lock.
 # The sandbox prints its connection once it listens (it started at the same time as this).
 log = Path(demo) / "sandbox.log"
 with step("$ airflow connections import --overwrite  (copernica_default -> the sandbox)"):
