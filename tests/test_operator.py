@@ -411,3 +411,11 @@ def test_home_and_relative_paths_give_one_uri_for_the_asset_and_the_file(
     assert [a.uri for a in op.outlets] == [result["uri"]] == [written.as_uri()]
     assert written.exists()
     assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("output_uri", ["/data/../etc/x.jsonl", "/data/../{{ ds }}.jsonl"])
+def test_parent_segments_in_the_fixed_output_uri_fail_when_the_dag_is_parsed(
+    output_uri: str,
+) -> None:
+    with pytest.raises(CopernicaConfigError, match="'..' path segment"):
+        CopernicaToStorageOperator(task_id="p", dataset="clicks", output_uri=output_uri)
