@@ -119,8 +119,8 @@ start() {
 
     # One Python process starts `airflow standalone` (which migrates the database) and, while
     # its components start, runs the setup as plain `airflow ...` commands in-process (each
-    # `airflow` process would spend seconds importing Airflow again): the connection, the DAGs
-    # and the backfill's runs, written before the scheduler's first loop. Each step is timed.
+    # `airflow` process would spend seconds importing Airflow again): the connection, the DAGs,
+    # the backfill's runs, then the unpause that lets the scheduler run them. Each step timed.
     : >"$DEMO/cli.log"
     DEMO_T0="$T0" DEMO_SLOW="$SLOW_STEP_SECONDS" "$PY" - "$DEMO" "$DAG_ID" "$ASSET_DAG_ID" "$first" "$last" \
         3>&1 >>"$DEMO/cli.log" 2>&1 <<'PYEOF' || die "preparing Airflow failed: see .demo/cli.log"
@@ -201,10 +201,9 @@ with step("$ airflow connections import --overwrite  (copernica_default -> the s
         path.unlink()
 with step("registering the example DAGs (airflow dags reserialize)"):
     airflow("dags", "reserialize")
-with step(f"$ airflow dags unpause {dag_id}; airflow dags unpause {asset_dag_id}"):
-    airflow("dags", "unpause", dag_id)
-    airflow("dags", "unpause", asset_dag_id)
-# `completed`: a second `make demo` runs the same days again and replaces their files.
+# `completed`: a second `make demo` runs the same days again and replaces their files. The
+# DAG is unpaused only afterwards, so the scheduler creates no run of its own while these are
+# written (concurrent dag_run writes can crash Airflow 3.3.2's scheduler on SQLite).
 with step(f"$ airflow backfill create --dag-id {dag_id} --from-date {first} --to-date {last} --reprocess-behavior completed"):
     try:
         airflow("backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last,
@@ -213,6 +212,9 @@ with step(f"$ airflow backfill create --dag-id {dag_id} --from-date {first} --to
         if "Another backfill is running" not in str(exc):
             raise
         say("the backfill of the previous demo is still active: it carries on")
+with step(f"$ airflow dags unpause {asset_dag_id}; airflow dags unpause {dag_id}"):
+    airflow("dags", "unpause", asset_dag_id)
+    airflow("dags", "unpause", dag_id)
 sys.stdout.flush()
 terminal.flush()
 os._exit(0)  # skip the interpreter's slow teardown; nothing is left to flush

@@ -40,7 +40,10 @@ def test_backfill_emits_asset_events_and_the_asset_scheduled_dag_runs_after_it(
     airflow = scheduling_airflow
     days = [sandbox.data.anchor - timedelta(days=n) for n in (3, 2)]
     airflow.cli("dags", "unpause", DOWNSTREAM)
-    airflow.cli("dags", "unpause", UPSTREAM)  # catchup=False: at most one scheduled run
+    # The backfill's runs are written while the upstream DAG is still paused: the scheduler
+    # creates no run of its own meanwhile (a concurrent write of dag_run rows can crash
+    # Airflow 3.3.2's scheduler on SQLite with a StaleDataError). Unpausing then starts them
+    # (catchup=False: the scheduler adds at most one run, for the latest interval).
     airflow.cli(
         "backfill",
         "create",
@@ -51,6 +54,7 @@ def test_backfill_emits_asset_events_and_the_asset_scheduled_dag_runs_after_it(
         "--to-date",
         days[-1].isoformat(),
     )
+    airflow.cli("dags", "unpause", UPSTREAM)
     backfill = airflow.wait_backfill_done(UPSTREAM, timeout=600)
     wanted = {d.isoformat() for d in days}
     runs = airflow.wait_runs_done(
