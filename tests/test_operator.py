@@ -419,3 +419,14 @@ def test_parent_segments_in_the_fixed_output_uri_fail_when_the_dag_is_parsed(
 ) -> None:
     with pytest.raises(CopernicaConfigError, match="'..' path segment"):
         CopernicaToStorageOperator(task_id="p", dataset="clicks", output_uri=output_uri)
+
+
+def test_own_outlets_are_kept_beside_the_output_asset(tmp_path: Path) -> None:
+    from airflow.sdk import Asset
+
+    mine = Asset("s3://warehouse/profiles_table")
+    op = CopernicaToStorageOperator(
+        task_id="o", dataset="clicks", output_uri=str(tmp_path / "c.jsonl"), outlets=[mine]
+    )
+    assert op.outlets == [mine, op.output_asset]
+    assert op.output_asset is not None and op.output_asset.uri == (tmp_path / "c.jsonl").as_uri()
