@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from airflow_provider_copernica import CONN_TYPE, oauth
 from airflow_provider_copernica.config import CopernicaSettings
@@ -363,14 +364,17 @@ async def start_authorization(request: Request, user: UserDep) -> Response:
 
 
 @app.get("/callback")
-def authorization_callback(request: Request, user: UserDep) -> Response:
+async def authorization_callback(request: Request) -> Response:
     """Copernica's redirect back; every answer is a redirect to the Copernica page."""
     query = request.query_params
     code, state = query.get("code"), query.get("state")
-    _mask(code)  # before anything can log it, the access log line of this request included
+    # Before anything can log it, this request's access-log line included; hence the user is
+    # resolved here rather than by a dependency, which would run (and may refuse) first.
+    _mask(code)
+    user = await current_user(request)
     pending = open_pending(_secret_key(), request.cookies.get(PENDING_COOKIE))
     try:
-        outcome = _finish(request, user, pending, state, code)
+        outcome = await run_in_threadpool(_finish, request, user, pending, state, code)
     except Refused as exc:
         outcome = Outcome(False, f"Authorization refused: {exc}")
     conn_id = pending.conn_id if pending else "?"

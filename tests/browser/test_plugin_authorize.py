@@ -285,6 +285,19 @@ def test_a_forged_state_is_refused_and_burns_the_handshake(
     assert_no_secrets(airflow_ui, [SANDBOX_CLIENT_SECRET, code])
 
 
+def test_a_callback_without_an_airflow_login_is_refused(
+    airflow_ui: AirflowUI, copernica: SandboxServer
+) -> None:
+    admin = Visitor(airflow_ui, "admin")
+    callback = admin.consent(admin.start("copernica_anonymous"))
+    anonymous = requests.get(callback, allow_redirects=False, timeout=60)
+    assert anonymous.status_code == 401
+    assert "copernica_anonymous" not in stored_connections(airflow_ui)
+    assert token_exchanges(copernica) == 0
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    assert_no_secrets(airflow_ui, [code], anonymous.text)
+
+
 def test_another_sessions_state_is_refused(
     airflow_ui: AirflowUI, copernica: SandboxServer, issued_tokens: list[str]
 ) -> None:
