@@ -387,3 +387,7 @@ def test_a_redirect_uri_other_than_the_api_servers_callback_is_refused(
     assert "is not this API server's callback" in admin.outcome()
     assert not list(copernica.iter_requests("/authorize"))
     assert not stored_connections(airflow_ui)["copernica_cli"].get("password")
+    headers = admin.page().headers  # the page cannot be framed, sends no Referer elsewhere
+    assert headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["referrer-policy"] == "same-origin"
