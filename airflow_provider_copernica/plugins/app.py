@@ -328,12 +328,18 @@ def copernica_page(request: Request, user: UserDep) -> Response:
 async def start_authorization(request: Request, user: UserDep) -> Response:
     """Send the browser to Copernica's consent page for one connection."""
     form = await request.form()
-    conn_id = str(form.get("conn_id") or "").strip()
-    own_callback = callback_url(request)
+    # The checks read the metadata DB and may ask a remote auth manager: off the event loop.
+    return await run_in_threadpool(_start, request, user, set(form), str(form.get("conn_id") or ""))
+
+
+def _start(request: Request, user: BaseUser, fields: set[str], conn_id: str) -> Response:
+    conn_id = conn_id.strip()
+    if not (_may(user, "POST", None) or _may(user, "PUT", conn_id or None)):
+        return _refusal_page(request, "You are not allowed to edit connections.", 403)
     origin = request.headers.get("origin")
     if origin and origin.rstrip("/") != _origin(_own_base(request)):
         return _refusal_page(request, "This form was sent from another site; refused.", 403)
-    chosen = [name for name in SERVER_SIDE_FIELDS if name in form]
+    chosen = [name for name in SERVER_SIDE_FIELDS if name in fields]
     if chosen:
         return _refusal_page(
             request,
@@ -341,11 +347,10 @@ async def start_authorization(request: Request, user: UserDep) -> Response:
             "connection or the [copernica] configuration; refused.",
             400,
         )
+    own_callback = callback_url(request)
     try:
         target = resolve_target(conn_id, own_callback)
     except Refused as exc:
-        if not _may(user, "POST", None) and not _may(user, "PUT", conn_id or None):
-            return _refusal_page(request, "You are not allowed to edit connections.", 403)
         return _with_outcome(request, Outcome(False, str(exc)))
     if not _may(user, target.method, conn_id):
         log.warning("Copernica authorization refused: %s may not edit %s", user.get_name(), conn_id)
