@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_copernica.booleans import parse_bool
-from airflow_provider_copernica.exceptions import CopernicaConfigError
 
 DEFAULT_CONN_ID = "copernica_default"
 DEFAULT_HOST = "https://api.copernica.com"
@@ -39,6 +38,14 @@ DEFAULT_BACKOFF_MAX = 30.0
 
 PRODUCTS = ("draganddrop", "html")
 LEGACY_PRODUCT_PATHS = {"draganddrop": "ms", "html": "publisher"}
+
+
+def _invalid(message: str) -> Exception:
+    """A ``CopernicaConfigError``. Imported late: exceptions.py imports Airflow, whose start-up
+    calls ``get_provider_info``, which reads ``EXTRA_FIELDS`` from this module."""
+    from airflow_provider_copernica.exceptions import CopernicaConfigError
+
+    return CopernicaConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,7 @@ class CopernicaSettings:
     def product_path(self, product: str) -> str:
         """URL segment for a product: ``draganddrop``/``html``, or ``ms``/``publisher``."""
         if product not in PRODUCTS:
-            raise CopernicaConfigError(
-                f"Unknown product {product!r}; valid products: {', '.join(PRODUCTS)}"
-            )
+            raise _invalid(f"Unknown product {product!r}; valid products: {', '.join(PRODUCTS)}")
         return LEGACY_PRODUCT_PATHS[product] if self.legacy_paths else product
 
     def secrets(self) -> list[str]:
@@ -101,12 +106,12 @@ class CopernicaSettings:
             try:
                 extra = json.loads(extra) if extra.strip() else {}
             except ValueError:
-                raise CopernicaConfigError("the connection's extra is not valid JSON") from None
+                raise _invalid("the connection's extra is not valid JSON") from None
         if extra is not None and not isinstance(extra, Mapping):
-            raise CopernicaConfigError("the connection's extra must be a JSON object")
+            raise _invalid("the connection's extra must be a JSON object")
         extra = dict(extra or {})
         if not password and require_token:
-            raise CopernicaConfigError(
+            raise _invalid(
                 "The Copernica connection has no API access token: put it in the password "
                 "field (dashboard token, or run `copernica authorize`)."
             )
@@ -125,7 +130,7 @@ def _url(name: str, value: Any) -> str:
     text = str(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CopernicaConfigError(f"{name} must be an http(s) URL, got {value!r}")
+        raise _invalid(f"{name} must be an http(s) URL, got {value!r}")
     return text
 
 
@@ -134,7 +139,7 @@ def _timezone(name: str, value: Any) -> str:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CopernicaConfigError(
+        raise _invalid(
             f"{name} {zone!r} is not an IANA time zone (e.g. Europe/Amsterdam)"
         ) from None
     return zone
@@ -143,14 +148,14 @@ def _timezone(name: str, value: Any) -> str:
 def _api_version(name: str, value: Any) -> str:
     version = str(value).strip().strip("/")
     if not version.isalnum():
-        raise CopernicaConfigError(f"{name} must look like v4, got {version!r}")
+        raise _invalid(f"{name} must look like v4, got {version!r}")
     return version
 
 
 def _boolean(name: str, value: Any) -> bool:
     parsed = parse_bool(value)
     if parsed is None:
-        raise CopernicaConfigError(f"{name} must be true or false, got {value!r}")
+        raise _invalid(f"{name} must be true or false, got {value!r}")
     return parsed
 
 
@@ -209,13 +214,11 @@ class ExtraField:
                 raise TypeError
             number = kind(value)
         except (TypeError, ValueError):
-            raise CopernicaConfigError(
-                f"extra.{self.name} must be a number, got {value!r}"
-            ) from None
+            raise _invalid(f"extra.{self.name} must be a number, got {value!r}") from None
         low = self.minimum if self.minimum is not None else float("-inf")
         high = self.maximum if self.maximum is not None else float("inf")
         if not low <= number <= high:
-            raise CopernicaConfigError(f"extra.{self.name} must be in {self.bounds}, got {value!r}")
+            raise _invalid(f"extra.{self.name} must be in {self.bounds}, got {value!r}")
         return number
 
     def json_schema(self) -> dict[str, Any]:
