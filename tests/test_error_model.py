@@ -52,7 +52,7 @@ def test_every_public_error_is_defined_in_exceptions_under_copernica_error() -> 
 
 
 def test_the_moved_errors_are_still_importable_where_they_were() -> None:
-    from airflow_provider_copernica.auth import OAuthCallbackError
+    from airflow_provider_copernica.commands import OAuthCallbackError
     from airflow_provider_copernica.sensors.copernica import CopernicaSensorError
 
     assert OAuthCallbackError is exceptions.OAuthCallbackError
