@@ -10,7 +10,7 @@ Fixtures (names are stable; other browser tests build on them):
     port, Test Connection enabled), stopped after the module: an :class:`ui.AirflowUI` with
     ``url``, ``username``, ``password`` (the generated admin login) and ``airflow``, the
     :class:`e2e.harness.AirflowStandalone` (``cli()``, ``api()``, ``home``, ``log_tail()``).
-``browser`` (session)
+``browser`` (package: all of tests/browser)
     A Playwright ``Browser`` on ``/usr/bin/chromium`` (headless, never a downloaded browser).
 ``page`` (function)
     A fresh Playwright ``Page`` (own context, 30 s default timeout). A failing test leaves a
@@ -92,9 +92,14 @@ def airflow_ui(
         instance.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Playwright's chromium: Debian's ``/usr/bin/chromium``, headless."""
+    """Playwright's chromium: Debian's ``/usr/bin/chromium``, headless.
+
+    Package scope: Playwright's sync API leaves its asyncio loop marked as running in this
+    thread while it is open, which breaks every later ``asyncio.run``; it closes with the last
+    browser test.
+    """
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
