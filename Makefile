@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test lint format demo demo-stop bench sandbox clean
+.PHONY: venv test test-browser lint format demo demo-stop bench sandbox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# The UI in headless chromium only (also part of `make test`).
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,4 +42,4 @@ sandbox: $(STAMP)
 	$(BIN)/copernica sandbox --port 8900
 
 clean:
-	rm -rf $(VENV) .demo .bench build *.egg-info
+	rm -rf $(VENV) .demo .bench build *.egg-info .browser-screenshots

@@ -23,19 +23,13 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def _conn_fields() -> dict[str, Any]:
+    """The form's extra fields, from ``config.EXTRA_FIELDS`` (no defaults: see ExtraField)."""
     from airflow_provider_copernica.config import EXTRA_FIELDS
 
-    fields: dict[str, Any] = {}
-    for f in EXTRA_FIELDS:
-        schema: dict[str, Any] = {"type": [f.type, "null"]}
-        if f.default is not None:
-            schema["default"] = f.default
-        if f.sensitive:
-            schema["format"] = "password"
-        fields[f.name] = {"label": f.label, "schema": schema}
-        if f.description:
-            fields[f.name]["description"] = f.description
-    return fields
+    return {
+        f.name: {"label": f.label, "schema": f.json_schema(), "description": f.help_text()}
+        for f in EXTRA_FIELDS
+    }
 
 
 PLUGIN_CLASS = "airflow_provider_copernica.plugins.CopernicaPlugin"

@@ -28,9 +28,9 @@ from airflow_provider_copernica import catalog
 from airflow_provider_copernica.config import CopernicaSettings
 from airflow_provider_copernica.datasets import DATASETS, Dataset, get_dataset, validate_options
 from airflow_provider_copernica.exceptions import (
-    CopernicaAuthError,
     CopernicaConfigError,
     CopernicaError,
+    OAuthCallbackError,
 )
 from airflow_provider_copernica.masking import mask_secrets, scrub
 from airflow_provider_copernica.oauth import (
@@ -41,14 +41,6 @@ from airflow_provider_copernica.oauth import (
     store_access_token,
 )
 from airflow_provider_copernica.preview import format_table, preview_rows
-
-try:  # moving into exceptions.py (issue 11); keep working until it lands there
-    from airflow_provider_copernica.exceptions import OAuthCallbackError  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the merge order
-
-    class OAuthCallbackError(CopernicaAuthError):  # type: ignore[no-redef]
-        """The OAuth callback was refused (wrong state, denied access, no code, timeout)."""
-
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.hooks.copernica import CopernicaHook

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from airflow_provider_copernica.booleans import parse_bool
 from airflow_provider_copernica.schema import Column
 
 Row = dict[str, Any]
@@ -162,22 +163,13 @@ def to_float(value: Any) -> Any:
         return value
 
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
 def to_bool(value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
         return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    return value
+    parsed = parse_bool(value)
+    return value if parsed is None else parsed
 
 
 def to_str(value: Any) -> Any:
@@ -198,7 +190,7 @@ def to_list(value: Any) -> Any:
     if value is None or value.__class__ is list:
         return value
     if isinstance(value, dict):
-        return [k for k, v in value.items() if v and v not in ("0", "no", "false")]
+        return [k for k, v in value.items() if v and parse_bool(v) is not False]
     if isinstance(value, str):
         return [value] if value else []
     return list(value) if isinstance(value, (tuple, set)) else [value]

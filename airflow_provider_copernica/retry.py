@@ -103,14 +103,12 @@ def check_status(
         return
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if retry_after is not None and retry_after > settings.max_retry_wait:
-        error = CopernicaRetryError(
+        raise CopernicaRetryError(
             f"{what}: Copernica answered HTTP {status} with Retry-After {retry_after:.0f} s, "
             f"longer than extra.max_retry_wait ({settings.max_retry_wait:g} s); not waiting. "
-            "Run again later, or raise max_retry_wait in the connection's extra."
+            "Run again later, or raise max_retry_wait in the connection's extra.",
+            status=status,
         )
-        error.status = status  # type: ignore[attr-defined]
-        error.attempts = None  # type: ignore[attr-defined]
-        raise error
     raise TransientError(f"HTTP {status}", status=status, retry_after=retry_after)
 
 
@@ -199,14 +197,13 @@ class RetryBudget:
         limits = f"extra.max_retry_duration={self.seconds:g} s"
         if self.max_retries is not None:
             limits += f", extra.max_retries={self.max_retries}"
-        final = CopernicaRetryError(
+        raise CopernicaRetryError(
             f"{self.what} failed after {state.attempt_number} attempt(s) in "
             f"{duration(self.used())}, last: {_reason(error)}; the retry budget ({limits}) "
-            "is spent."
-        )
-        final.status = getattr(error, "status", None)  # type: ignore[attr-defined]
-        final.attempts = state.attempt_number  # type: ignore[attr-defined]
-        raise final from None
+            "is spent.",
+            status=getattr(error, "status", None),
+            attempts=state.attempt_number,
+        ) from None
 
     def options(self) -> dict[str, Any]:
         return {

@@ -32,6 +32,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from airflow_provider_copernica.booleans import parse_bool
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaError
 from airflow_provider_copernica.schema import Column
 
@@ -506,12 +507,10 @@ def _coerce(column: Column, value: Any) -> Any:
         if kind == "float":
             return float(value)
         if kind == "bool":
-            text = str(value).strip().lower()
-            if text in ("true", "1", "yes"):
-                return True
-            if text in ("false", "0", "no"):
-                return False
-            raise ValueError(value)
+            parsed = parse_bool(value)
+            if parsed is None:
+                raise ValueError(value)
+            return parsed
         if kind in ("str", "timestamp"):
             return _text(value)
     except (TypeError, ValueError):

@@ -29,7 +29,8 @@ def test_airflow_loads_the_plugin_once(lazy: str, tmp_path: Path) -> None:
         [str(AIRFLOW), "plugins", "-o", "json"],
         env=env, capture_output=True, text=True, timeout=180, check=True,
     )  # fmt: skip
-    plugins = json.loads(result.stdout[result.stdout.index("[") :])
+    # Other providers may log to stdout first (even "[warning ]" lines): the JSON is its own line.
+    plugins = json.loads(next(x for x in result.stdout.splitlines() if x.startswith("[{")))
     ours = [p for p in plugins if p["name"] == "copernica"]
     assert len(ours) == 1, plugins
     assert ours[0]["fastapi_apps"][0]["url_prefix"] == "/copernica"

@@ -58,7 +58,13 @@ def test_declares_the_copernica_connection_form(info: dict[str, Any]) -> None:
     }
     assert contract_extras <= set(conn["conn-fields"])
     assert conn["conn-fields"]["client_secret"]["schema"]["format"] == "password"
-    assert conn["conn-fields"]["page_size"]["schema"]["default"] == 1000
+    page_size = conn["conn-fields"]["page_size"]
+    # Bounds as Airflow's HTTP provider declares them; no default, so that the form stores only
+    # what the user typed (a default would be written into every saved connection's extra).
+    assert page_size["schema"] == {"type": ["integer", "null"], "minimum": 1, "maximum": 1000}
+    assert page_size["description"] == "Records per request. Range 1..1000. Default: 1000."
+    assert not any("default" in f["schema"] for f in conn["conn-fields"].values())
+    assert conn["conn-fields"]["max_retry_duration"]["schema"]["minimum"] == 0
 
 
 def test_hook_form_methods_agree_with_the_declarative_form(info: dict[str, Any]) -> None:
@@ -82,6 +88,28 @@ def test_settings_accept_every_declared_default() -> None:
     extra = {f.name: f.default for f in EXTRA_FIELDS if f.default is not None}
     settings = CopernicaSettings.from_fields(host=None, password="x", extra=extra)
     assert settings.page_size == 1000 and settings.api_base == "https://api.copernica.com/v4"
+    assert settings == CopernicaSettings.from_fields(host=None, password="x", extra={})
+
+
+def test_readme_connection_table_is_generated_from_the_extra_fields() -> None:
+    from airflow_provider_copernica.config import connection_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert connection_table() in readme, (
+        "README's connection table differs from config.EXTRA_FIELDS: paste the output of "
+        "`python -m airflow_provider_copernica.config` into README.md"
+    )
+    for f in EXTRA_FIELDS:
+        assert f"| `{f.name}` |" in readme
+
+
+def test_the_connection_form_plugin_is_registered() -> None:
+    from airflow import plugins_manager
+
+    from airflow_provider_copernica.connection_form import CopernicaConnectionFormMiddleware
+
+    _, middlewares = plugins_manager.get_fastapi_plugins()
+    assert CopernicaConnectionFormMiddleware in [m["middleware"] for m in middlewares]
 
 
 def test_providers_manager_lists_the_copernica_connection_type() -> None:

@@ -98,12 +98,11 @@ def interpret(
         except (orjson.JSONDecodeError, AttributeError):
             message = content[:200].decode("utf-8", "replace").strip()
         message = scrub(message, secret_values)
-        exc = CopernicaAPIError(
+        raise CopernicaAPIError(
             f"{what}: Copernica answered HTTP {status}" + (f": {message}" if message else ""),
             status=status,
+            api_message=message,
         )
-        exc.api_message = message  # type: ignore[attr-defined]
-        raise exc
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError:

@@ -8,11 +8,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import get_dataset, validate_options
-from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
+from airflow_provider_copernica.exceptions import (
+    CopernicaConfigError,
+    CopernicaRetryError,
+    CopernicaSensorError,
+)
 from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
 
 if TYPE_CHECKING:
@@ -20,10 +24,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
     from airflow_provider_copernica.windows import Window
-
-
-class CopernicaSensorError(AirflowException):
-    """The deferred wait ended with an error event (the message names the cause)."""
 
 
 class CopernicaSensor(BaseSensorOperator):

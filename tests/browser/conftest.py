@@ -10,15 +10,16 @@ Fixtures (names are stable; other browser tests build on them):
     port, Test Connection enabled), stopped after the module: an :class:`ui.AirflowUI` with
     ``url``, ``username``, ``password`` (the generated admin login) and ``airflow``, the
     :class:`e2e.harness.AirflowStandalone` (``cli()``, ``api()``, ``home``, ``log_tail()``).
-``browser`` (module)
+``browser`` (package: all of tests/browser)
     A Playwright ``Browser`` on ``/usr/bin/chromium`` (headless, never a downloaded browser).
 ``page`` (function)
     A fresh Playwright ``Page`` (own context, 30 s default timeout). A failing test leaves a
     screenshot ``failure.png`` in its screenshot folder.
 ``logged_in_page`` (function)
-    ``page`` after logging in through Airflow's login form as the admin.
+    ``page`` logged in as the admin, on the home page. The module's first one logs in through
+    Airflow's login form; later ones reuse that session's cookies (faster).
 ``screenshot`` (function)
-    ``screenshot("name")`` saves the current page to ``<SCREENSHOT_DIR>/<test name>/name.png``
+    ``screenshot("name")`` (or ``screenshot("name", page)``) saves the test's page to ``<SCREENSHOT_DIR>/<test name>/name.png``
     and returns the path (``SCREENSHOT_DIR``: ``$COPERNICA_SCREENSHOTS`` or
     ``.browser-screenshots/`` in the repository).
 
@@ -28,6 +29,7 @@ Without chromium or playwright the tests are skipped with the reason, except in 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -46,6 +48,7 @@ from .ui import (
     AirflowUI,
     chromium_problem,
     log_in,
+    wait_logged_in,
 )
 
 
@@ -89,13 +92,13 @@ def airflow_ui(
         instance.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """Playwright's chromium: Debian's ``/usr/bin/chromium``, headless.
 
-    Module-scoped: while Playwright's sync API runs, the main thread has a running event loop,
-    and every later pytest-asyncio test fails ("Runner.run() cannot be called from a running
-    event loop"); closing it after each browser module gives the loop back.
+    Package scope: Playwright's sync API leaves its asyncio loop marked as running in this
+    thread while it is open, which breaks every later ``asyncio.run``; it closes with the last
+    browser test.
     """
     _require_chromium()
     from playwright.sync_api import sync_playwright
@@ -117,7 +120,10 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[..., Path]:
     """``screenshot(name, page=None)``: save a PNG of the page; returns its path."""
 
     def take(name: str, page: Any = None) -> Path:
-        target = page or request.getfixturevalue("page")
+        if page is None:
+            shown = "logged_in_page" if "logged_in_page" in request.fixturenames else "page"
+            page = request.getfixturevalue(shown)
+        target = page
         path = _test_folder(request) / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         target.screenshot(path=str(path), full_page=True)
@@ -137,10 +143,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture
-def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh page in its own browser context; a failure leaves ``failure.png``."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+@contextlib.contextmanager
+def _new_page(browser: Any, request: pytest.FixtureRequest, **context_args: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **context_args)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     new_page = context.new_page()
     yield new_page
@@ -156,7 +161,32 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def logged_in_page(page: Any, airflow_ui: AirflowUI) -> Any:
-    """``page`` logged in to ``airflow_ui`` as the admin, on the home page."""
-    log_in(page, airflow_ui)
-    return page
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page in its own browser context; a failure leaves ``failure.png``."""
+    with _new_page(browser, request) as new_page:
+        yield new_page
+
+
+@pytest.fixture(scope="module")
+def _login_state() -> dict[str, Any]:
+    return {}  # the module's Airflow session (cookies), filled by the first logged_in_page
+
+
+@pytest.fixture
+def logged_in_page(
+    browser: Any,
+    airflow_ui: AirflowUI,
+    _login_state: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[Any]:
+    """A page logged in to ``airflow_ui`` as the admin, on the home page."""
+    if not _login_state:
+        with _new_page(browser, request) as fresh:
+            log_in(fresh, airflow_ui)
+            _login_state.update(fresh.context.storage_state())
+            yield fresh
+        return
+    with _new_page(browser, request, storage_state=_login_state) as reused:
+        reused.goto(f"{airflow_ui.url}/")
+        wait_logged_in(reused, airflow_ui)
+        yield reused

@@ -57,4 +57,10 @@ def log_in(page: Any, ui: AirflowUI) -> None:
     page.get_by_label(re.compile("username", re.I)).fill(ui.username)
     page.get_by_label(re.compile("password", re.I)).fill(ui.password)
     page.get_by_role("button", name=re.compile("sign in|log ?in", re.I)).click()
+    wait_logged_in(page, ui)
+
+
+def wait_logged_in(page: Any, ui: AirflowUI) -> None:
+    """Until the page shows Airflow's navigation (the login page has none)."""
     page.wait_for_url(re.compile(rf"^{re.escape(ui.url)}/(?!auth)"))
+    page.get_by_role("button", name="Admin").wait_for()
