@@ -111,6 +111,15 @@ def check_file_name(name: object) -> str:
     return text
 
 
+def ends_like_json_array(stream: IO[bytes]) -> bool:
+    """A complete JSON array download ends with ``]`` (or is empty): a cheap check, before
+    any row is read, that catches a body cut off in transit (the download is then retried)."""
+    end = stream.seek(0, 2)
+    stream.seek(max(0, end - 64))
+    tail = stream.read().rstrip()
+    return not tail or tail.endswith(b"]")
+
+
 def iter_json_records(stream: IO[bytes], chunk_size: int = 1 << 16) -> Iterator[dict[str, Any]]:
     """The objects of a JSON array read from ``stream`` one at a time: memory holds one
     chunk and one record, whatever the file's size."""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError
-from airflow_provider_copernica.logfiles import iter_json_records
+from airflow_provider_copernica.logfiles import ends_like_json_array, iter_json_records
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
@@ -196,7 +196,7 @@ class LogfilePaginator(Paginator):
     def fetch(self, hook: CopernicaHook, path: str, params: Pairs) -> Any:
         if self._records is None:  # the one request; later pages come from the file
             self._file = tempfile.TemporaryFile(prefix="copernica-logfile-")  # noqa: SIM115 - closed after the last page
-            hook.download(path, params, into=self._file)
+            hook.download(path, params, into=self._file, complete=ends_like_json_array)
             self._file.seek(0)
             self._records = iter_json_records(self._file)
         return self._records

@@ -32,7 +32,7 @@ from airflow_provider_copernica.hooks.core import (
 )
 from airflow_provider_copernica.masking import amask_secrets, mask_secrets, scrub
 from airflow_provider_copernica.paging import get_paginator, walk_pages
-from airflow_provider_copernica.retry import async_retrying, retrying
+from airflow_provider_copernica.retry import TransientError, async_retrying, retrying
 
 if TYPE_CHECKING:
     import httpx
@@ -220,11 +220,19 @@ class CopernicaHook(BaseHook):
         """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included)."""
         return self._send(self._attempt, path, params)
 
-    def download(self, path: str, params: Params = None, *, into: IO[bytes]) -> int:
+    def download(
+        self,
+        path: str,
+        params: Params = None,
+        *,
+        into: IO[bytes],
+        complete: Callable[[IO[bytes]], bool] | None = None,
+    ) -> int:
         """GET a file (a logfile) into ``into`` in chunks, never whole in memory; same auth
         and retry rules as :meth:`get` (a retry rewrites ``into`` from the start, so it
-        holds exactly one complete reply). Returns the bytes written."""
-        return self._send(self._download_attempt, path, params, into)
+        holds exactly one complete reply; ``complete(into)`` False = a cut-off body, retried).
+        Returns the bytes written."""
+        return self._send(self._download_attempt, path, params, into, complete)
 
     def _send(self, attempt: Callable[..., Any], path: str, params: Params, *args: Any) -> Any:
         what = describe("GET", self.settings, path)
@@ -238,7 +246,12 @@ class CopernicaHook(BaseHook):
                     self.core.reauthorise(guard, rejected)
 
     def _download_attempt(
-        self, path: str, query: list[tuple[str, str]], what: str, into: IO[bytes]
+        self,
+        path: str,
+        query: list[tuple[str, str]],
+        what: str,
+        into: IO[bytes],
+        complete: Callable[[IO[bytes]], bool] | None,
     ) -> int:
         import requests
         import urllib3
@@ -270,7 +283,10 @@ class CopernicaHook(BaseHook):
         ) as exc:
             raise self.core.transport_error(call, exc) from None
         self.core.read_download(call, response.status_code)
-        return into.tell()
+        size = into.tell()
+        if complete is not None and not complete(into):
+            raise TransientError("cut-off or invalid body")
+        return size
 
     # -- paging (styles: airflow_provider_copernica.paging.PAGINATORS)
 
