@@ -120,3 +120,20 @@ def test_bad_options_are_refused_naming_the_choices(
         prepare(hook, "endpoint", options=options, window=WINDOW)
     assert needle in str(caught.value)
     assert list(sandbox.iter_requests("/v4/")) == []
+
+
+def test_counting_a_client_side_window_pages_instead_of_probing(
+    sandbox: Any, small_pages: CopernicaHook
+) -> None:
+    from airflow_provider_copernica.counting import count_records, probe_request
+    from airflow_provider_copernica.datasets import get_dataset
+
+    options = {"path": "draganddrop/clicks", "timestamp_field": "timestamp"}
+    entry = get_dataset("endpoint")
+    assert probe_request(entry, options, WINDOW, small_pages.settings) is None  # no bound sent
+    truth = sandbox.data.expected_ids("clicks", WINDOW.start, WINDOW.end, product="draganddrop")
+    assert count_records(small_pages, "endpoint", options, WINDOW, 10**6) == len(truth)
+    windowed = options | {"begin_param": "begintime", "end_param": "endtime"}
+    path, params = probe_request(entry, windowed, WINDOW, small_pages.settings)  # type: ignore[misc]
+    assert path == "draganddrop/clicks" and ("limit", "1") in params
+    assert count_records(small_pages, "endpoint", windowed, WINDOW, 1) == len(truth)
