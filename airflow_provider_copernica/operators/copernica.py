@@ -3,14 +3,13 @@ window -> engine (``extract.prepare``) -> writer (``writers.open_writer``) -> sm
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import BaseOperator
 
+from airflow_provider_copernica.assets import default_output_dir, output_asset
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import (
     check_fields,
@@ -21,10 +20,10 @@ from airflow_provider_copernica.datasets import (
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
 from airflow_provider_copernica.filters import check_filterable
-from airflow_provider_copernica.writers import check_file_format
+from airflow_provider_copernica.writers import FORMATS, check_file_format
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
 
     from airflow_provider_copernica.windows import Window
 
@@ -33,28 +32,15 @@ def _templated(value: Any) -> bool:
     return "{{" in repr(value) or "{%" in repr(value)
 
 
-def _asset_uri(uri: str) -> str:
-    """Assets need a scheme: a bare local path becomes ``file:///...``."""
-    return uri if "://" in uri else Path(uri).expanduser().absolute().as_uri()
-
-
-def _refuse_parent_segments(uri: str) -> None:
-    # A templated part (e.g. a param typed in the UI) must not climb out of the directory
-    # the DAG author chose.
-    path = uri.split("://", 1)[-1].replace("\\", "/")
-    if ".." in path.split("/"):
-        raise CopernicaConfigError(
-            f"output_uri {uri!r} contains a '..' path segment; give a path without '..'"
-        )
-
-
 class CopernicaToStorageOperator(BaseOperator):
     """Extract one Copernica dataset for the run's data interval into one file.
 
     See the README's Operator section: the window is the run's data interval (or the
     ``date_from``/``date_to`` params of a manual run), the file is written atomically, and
     the return value (XCom) is ``{uri, rows, dataset, interval_start, interval_end,
-    api_calls}``.
+    api_calls}``. Every run emits an event on :attr:`output_asset` (declared as an outlet
+    when the DAG is parsed; see :mod:`airflow_provider_copernica.assets`) whose extra is
+    ``{uri, rows, dataset, interval_start, interval_end}``.
     """
 
     template_fields: Sequence[str] = ("dataset_options", "fields", "filters", "output_uri")
@@ -94,9 +80,17 @@ class CopernicaToStorageOperator(BaseOperator):
                 )
         if output_uri is not None and not isinstance(output_uri, str):
             raise CopernicaConfigError(f"output_uri must be a string, got {output_uri!r}")
-        if output_uri and not _templated(output_uri) and "outlets" not in kwargs:
-            kwargs["outlets"] = [Asset(_asset_uri(output_uri))]
         super().__init__(**kwargs)
+        # Named now, without rendering templates, so Airflow registers it with the DAG.
+        self.output_asset: Asset | None = output_asset(
+            dataset,
+            output_uri,
+            dag_id=self.dag_id if self.has_dag() else None,
+            task_id=self.task_id,
+            conn_id=output_conn_id,
+        )
+        if self.output_asset is not None and self.output_asset not in self.outlets:
+            self.outlets = [*self.outlets, self.output_asset]
         self.dataset = dataset
         self.dataset_options = dataset_options
         self.fields = fields
@@ -126,10 +120,9 @@ class CopernicaToStorageOperator(BaseOperator):
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
         from airflow_provider_copernica.windows import compact_utc
 
-        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
         label = window.label if window is not None else f"snapshot_{compact_utc(at)}"
-        path = home / "data" / "copernica" / self._dag_id(context) / self.dataset
-        return (path / f"{label}.{self.file_format}").absolute().as_uri()
+        directory = default_output_dir(self._dag_id(context), self.dataset)
+        return (directory / f"{label}{FORMATS[self.file_format].extension}").as_uri()
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_copernica.extract import prepare
@@ -137,8 +130,7 @@ class CopernicaToStorageOperator(BaseOperator):
         from airflow_provider_copernica.writers import check_output_uri, open_writer
 
         uri = self.output_uri
-        if uri:  # an unwritable target fails before any API call
-            _refuse_parent_segments(uri)
+        if uri:  # an unwritable target (or a '..' segment) fails before any API call
             check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
         window = self._window(context)
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
@@ -175,11 +167,22 @@ class CopernicaToStorageOperator(BaseOperator):
                     f"written to {uri}. Set allow_empty=True to write an empty file instead."
                 )
             final_uri = writer.commit()
-        return {
+        landed = {
             "uri": final_uri,
             "rows": writer.rows_written,
             "dataset": self.dataset,
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
-            "api_calls": extraction.api_calls,
         }
+        self._emit_asset_event(context, landed)
+        return {**landed, "api_calls": extraction.api_calls}
+
+    def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
+        """Attach ``extra`` to the event Airflow records on :attr:`output_asset` at success."""
+        events = context.get("outlet_events")
+        if self.output_asset is None or events is None:  # e.g. execute() called directly
+            return
+        events[self.output_asset].extra = extra
+        self.log.info(
+            "Asset event on %s: %s rows in %s", self.output_asset.uri, extra["rows"], extra["uri"]
+        )
