@@ -29,13 +29,13 @@ from airflow_provider_copernica.datasets import (
     validate_options,
 )
 from airflow_provider_copernica.endpoint import infer_columns
-from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.filters import (
     check_conditions,
     check_filterable,
     check_user_filters,
 )
-from airflow_provider_copernica.planning import Source, api_path, get_plan, window_filters
+from airflow_provider_copernica.planning import Source, api_path, enrich, get_plan, window_filters
 from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
 
@@ -144,7 +144,12 @@ class Extraction:
         if discovery is None:
             return ()
         if self._discovered is None:
-            path = api_path(discovery.path, self.options, self.settings)
+            owner: dict[str, Any] = {}
+            if discovery.lookup is not None:
+                found = self.hook.get(api_path(discovery.lookup, self.options, self.settings))
+                value = found.get(discovery.lookup_field) if isinstance(found, Mapping) else None
+                owner["owner"] = _plain_id(value, discovery.lookup)
+            path = api_path(discovery.path, self.options, self.settings, **owner)
             answer = self.hook.get(path, [("limit", "1000"), ("total", "false")])
             records = answer.get("data", []) if isinstance(answer, Mapping) else answer
             columns: list[Column] = []
@@ -163,7 +168,7 @@ class Extraction:
             return list(
                 infer_columns(self._first_page(), self.dataset.key, self.dataset.timestamp_field)
             )
-        static = list(self.dataset.columns_for(self.product))
+        static = list(self.dataset.columns_for(self.product, self.options))
         names = {c.name for c in static}
         return static + [c for c in self.discovered_columns() if c.name not in names]
 
@@ -175,7 +180,7 @@ class Extraction:
         return self._columns
 
     def _resolve_columns(self) -> list[Column]:
-        static = {c.name: c for c in self.dataset.columns_for(self.product)}
+        static = {c.name: c for c in self.dataset.columns_for(self.product, self.options)}
         wanted = self.fields
         if wanted is not None and all(name in static for name in wanted):
             by_name = static  # no discovery call needed
@@ -253,7 +258,7 @@ class Extraction:
             self.request_filters(),
             max_items,
         )
-        return get_plan(self.dataset.plan).pages(source)
+        return enrich(source, get_plan(self.dataset.plan).pages(source))
 
     def request_filters(self) -> list[list[tuple[str, str]]]:
         """The window's filter parameters and the user's ``filters``, refused before any data request when Copernica
@@ -315,6 +320,14 @@ class Extraction:
             records / elapsed,
             self.api_calls,
         )
+
+
+def _plain_id(value: Any, what: str) -> int:
+    """An id read from an answer, checked before it goes into a URL path."""
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    if not text.isascii() or not text.isdigit():
+        raise CopernicaAPIError(f"GET {what}: expected a numeric owner id, got {value!r}")
+    return int(text)
 
 
 def available_columns(
