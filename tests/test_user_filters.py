@@ -142,3 +142,16 @@ def test_cli_preview_filter(sandbox: Any, copernica_conn: str, capsys: Any) -> N
     )
     assert expected and out.count("Germany") == len(expected)
     assert "Netherlands" not in out and "Belgium" not in out
+
+
+def test_view_members_filtered_equal_the_ground_truth(sandbox: Any, hook: CopernicaHook) -> None:
+    options = {"view_id": 4184}
+    rows = rows_of(prepare(hook, "view_profiles", options=options, filters=["age<35"]))
+    members = set(sandbox.data.expected_ids("view_profiles", WINDOW.start, WINDOW.end, **options))
+    expected = sorted(
+        int(r["ID"])
+        for r in sandbox.data.records("profiles", database_id=7616)
+        if int(r["ID"]) in members and int(r["fields"]["age"]) < 35
+    )
+    assert expected and sorted(row["id"] for row in rows) == expected
+    assert len(expected) < len(members)
