@@ -31,6 +31,7 @@ def options_text(entry: Dataset, code: str = "", values: bool = True) -> str:
     for name, choices in optional:
         listed = f": {'|'.join(choices)}" if values else ""
         parts.append(f"[{code}{name}{code}{listed}]")
+    parts += [f"[{code}{name}{code}]" for name in entry.optional_options]
     return ", ".join(parts)
 
 

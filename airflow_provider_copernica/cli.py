@@ -123,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", help="Interval start (ISO date or datetime).")
     p.add_argument("--to", dest="date_to", help="Interval end, exclusive.")
     p.add_argument("--fields", help="Comma-separated columns (default: all).")
+    p.add_argument(
+        "--filter",
+        dest="filters",
+        action="append",
+        metavar="CONDITION",
+        help="A fields[] condition such as country==NL (repeat to AND several; profiles, "
+        "subprofiles).",
+    )
     p.add_argument("--limit", type=int, default=20, help="Rows to show (default 20).")
     _add_dataset_options(p)
     _add_conn_id(p)

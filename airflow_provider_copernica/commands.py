@@ -234,6 +234,7 @@ def preview_command(
             args.dataset,
             options=options,
             fields=fields,
+            filters=getattr(args, "filters", None) or None,
             date_from=args.date_from,
             date_to=args.date_to,
             limit=args.limit,

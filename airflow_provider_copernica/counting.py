@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.datasets import Dataset, get_dataset, validate_options
@@ -31,12 +31,15 @@ def probe_request(
     options: Mapping[str, Any] | None,
     window: Window | None,
     settings: CopernicaSettings,
+    conditions: Sequence[str] = (),
 ) -> tuple[str, list[tuple[str, str]]] | None:
     """``(path, params)`` of ONE request whose envelope ``total`` counts the dataset's records
     in ``window`` (``limit=1``), or None when there is no such request (fan-out, per-day and
     whole-day-filtered datasets): the caller then counts ``prepare(...).pages()``.
+    ``conditions``: the user's filters, already checked (``Extraction.request_filters``).
     """
     opts = validate_options(dataset, options)
+    dataset = dataset.configured(opts)
     if not (get_plan(dataset.plan).countable and get_paginator(dataset.paging).countable):
         return None
     style = dataset.window_params_for(opts.get("product"))  # type: ignore[arg-type]
@@ -47,6 +50,7 @@ def probe_request(
         if not window_style(style).counts_exactly:
             return None  # filters by whole days: its total would count outside the window
         params += window_filter(style, window, settings.tz)[0]
+    params += [("fields[]", condition) for condition in conditions]
     params += dataset.request_params(opts)
     params.append(("limit", "1"))
     return api_path(dataset.path, opts, settings), params
@@ -78,15 +82,25 @@ def count_records(
     options: Mapping[str, Any] | None,
     window: Window,
     min_records: int,
+    filters: Sequence[str] | None = None,
 ) -> int:
     """Records of ``dataset`` in ``window``: one probe request, else pages up to
-    ``min_records``. Options are validated before any call."""
+    ``min_records``. Options and filters are validated before any data call."""
     from airflow_provider_copernica.extract import prepare
 
-    probe = probe_request(get_dataset(dataset), options, window, hook.settings)
+    extraction = prepare(hook, dataset, options=options, window=window, filters=filters)
+    conditions = checked_filters(extraction)
+    probe = probe_request(extraction.dataset, options, window, hook.settings, conditions)
     if probe is not None:
         return envelope_total(hook.get(*probe))
-    return count_pages(prepare(hook, dataset, options=options, window=window), min_records)
+    return count_pages(extraction, min_records)
+
+
+def checked_filters(extraction: Extraction) -> tuple[str, ...]:
+    """The extraction's user filters, checked against the field list (one call) if any."""
+    if extraction.user_filters:
+        extraction.request_filters()
+    return extraction.user_filters
 
 
 async def acount_records(
@@ -96,18 +110,25 @@ async def acount_records(
     options: Mapping[str, Any] | None,
     window: Window,
     min_records: int,
+    filters: Sequence[str] | None = None,
 ) -> int:
     """:func:`count_records` for the triggerer: the probe goes through the async hook; the
-    pages (no count request) are read by ``sync_hook()`` in a worker thread."""
+    pages (no count request) and the filters' field check are read by ``sync_hook()`` in a
+    worker thread."""
     from airflow_provider_copernica.extract import prepare
 
-    probe = probe_request(get_dataset(dataset), options, window, await hook.get_settings())
+    def extraction() -> Extraction:
+        return prepare(sync_hook(), dataset, options=options, window=window, filters=filters)
+
+    conditions: tuple[str, ...] = ()
+    if filters:
+        conditions = await asyncio.to_thread(lambda: checked_filters(extraction()))
+    entry, settings = get_dataset(dataset), await hook.get_settings()
+    probe = probe_request(entry, options, window, settings, conditions)
     if probe is not None:
         return envelope_total(await hook.get(*probe))
 
     def by_pages() -> int:
-        return count_pages(
-            prepare(sync_hook(), dataset, options=options, window=window), min_records
-        )
+        return count_pages(extraction(), min_records)
 
     return await asyncio.to_thread(by_pages)

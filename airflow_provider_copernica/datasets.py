@@ -10,10 +10,11 @@ these entries; nothing outside this module branches on a dataset's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from airflow_provider_copernica import endpoint, logfiles
 from airflow_provider_copernica.config import PRODUCTS
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.schema import Column
@@ -40,6 +41,7 @@ __all__ = [
 
 WindowStyle = str | WindowParams
 """A window-parameter style: a name in ``window_params.WINDOW_STYLES``, or a record."""
+OptionCheck = Callable[[str, object], object]
 
 DEFAULT_PRODUCT = "draganddrop"
 OPTION_TYPES: Mapping[str, str] = MappingProxyType(
@@ -165,6 +167,18 @@ class Dataset:
     choices: tuple[Choice, ...] = ()
     nested: Nested | None = None
     enrich: tuple[Enrich, ...] = ()
+    optional_options: tuple[str, ...] = ()
+    option_checks: Mapping[str, OptionCheck] = field(default_factory=dict)
+    """Option name -> ``check(dataset_name, value) -> normalised value`` (raises
+    ``CopernicaConfigError`` naming the valid choices); ids default to positive integers."""
+    configure: Callable[[Dataset, Mapping[str, object]], Dataset] | None = None
+    """For entries shaped by their options (the generic ``endpoint``): the entry to run."""
+    infer_columns: bool = False
+    """No declared columns: they are read from the first page and pinned for the run."""
+
+    def configured(self, options: Mapping[str, object]) -> Dataset:
+        """The entry for these validated options (itself unless it has ``configure``)."""
+        return self if self.configure is None else self.configure(self, options)
 
     @property
     def snapshot(self) -> bool:
@@ -173,7 +187,12 @@ class Dataset:
     @property
     def option_names(self) -> tuple[str, ...]:
         product = ("product",) if self.product else ()
-        return self.required_options + product + tuple(c.name for c in self.choices)
+        return (
+            self.required_options
+            + product
+            + tuple(c.name for c in self.choices)
+            + self.optional_options
+        )
 
     @property
     def default_product(self) -> str | None:
@@ -481,6 +500,40 @@ def _entries() -> list[Dataset]:
             )
         )
     entries += _coverage_entries()
+    # --- coverage: logfiles and the generic endpoint ---
+    entries.append(
+        Dataset(
+            name="logfile_events",
+            description="Rows of Copernica's daily logfiles (option log_type) in the interval",
+            path="logfile/{name}/json",
+            required_options=("log_type",),
+            product=True,
+            option_checks=MappingProxyType({"log_type": logfiles.check_log_type}),
+            configure=logfiles.configure,
+            plan="logfiles",
+            paging="logfile",
+            window_params=WindowParams(None, None),  # the plan picks the days' files
+            timestamp_field="time",
+            interval_filter="logfiles of the local days the interval touches, rows by time",
+            columns=logfiles.columns_of("clicks"),
+            kind="logfiles",
+        )
+    )
+    entries.append(
+        Dataset(
+            name="endpoint",
+            description="Any GET endpoint of the API version (options: path, key, columns, "
+            "timestamp_field, window_params or begin_param/end_param)",
+            path="{path}",
+            required_options=("path",),
+            optional_options=endpoint.OPTIONAL,
+            option_checks=MappingProxyType(endpoint.OPTION_CHECKS),
+            configure=endpoint.configure,
+            columns=(),
+            infer_columns=True,
+            kind="other",
+        )
+    )
     return entries
 
 
@@ -736,11 +789,16 @@ def validate_options(dataset: Dataset, options: Mapping[str, object] | None) -> 
     result: dict[str, object] = {}
     for name in dataset.required_options:
         if given.get(name) in (None, ""):
-            raise CopernicaConfigError(
-                f"Dataset {dataset.name!r} needs option {name!r} ({OPTION_TYPES[name]}), "
-                f"e.g. dataset_options={{{name!r}: 7616}}"
-            )
-        result[name] = _positive_int(name, given[name])
+            kind = OPTION_TYPES.get(name)
+            check = dataset.option_checks.get(name)
+            hint = f" ({kind}), e.g. dataset_options={{{name!r}: 7616}}" if kind else ""
+            if check is not None and check.__doc__:
+                hint = f": {check.__doc__.strip()}"
+            raise CopernicaConfigError(f"Dataset {dataset.name!r} needs option {name!r}{hint}")
+        result[name] = _check_option(dataset, name, given[name])
+    for name in dataset.optional_options:
+        if given.get(name) not in (None, ""):
+            result[name] = _check_option(dataset, name, given[name])
     product = None
     if dataset.product:
         product = given.get("product") or dataset.products[0]
@@ -767,6 +825,11 @@ def validate_options(dataset: Dataset, options: Mapping[str, object] | None) -> 
             )
         result[choice.name] = text
     return result
+
+
+def _check_option(dataset: Dataset, name: str, value: object) -> object:
+    check = dataset.option_checks.get(name)
+    return _positive_int(name, value) if check is None else check(dataset.name, value)
 
 
 def _positive_int(name: str, value: object) -> int:

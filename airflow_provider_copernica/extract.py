@@ -28,8 +28,13 @@ from airflow_provider_copernica.datasets import (
     validate_metadata,
     validate_options,
 )
+from airflow_provider_copernica.endpoint import infer_columns
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
-from airflow_provider_copernica.filters import check_conditions
+from airflow_provider_copernica.filters import (
+    check_conditions,
+    check_filterable,
+    check_user_filters,
+)
 from airflow_provider_copernica.planning import Source, api_path, enrich, get_plan, window_filters
 from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
@@ -110,8 +115,10 @@ class Extraction:
         window: Window | None,
         run_id: str | None,
         log: logging.Logger | None = None,
+        user_filters: tuple[str, ...] = (),
     ) -> None:
         self.hook = hook
+        self.user_filters = user_filters
         self.dataset = dataset
         self.options = options
         self.fields = fields
@@ -124,6 +131,7 @@ class Extraction:
         self.settings: CopernicaSettings = hook.settings  # read the connection in this thread
         self._discovered: tuple[Column, ...] | None = None
         self._columns: list[Column] | None = None
+        self._first: tuple[list[dict[str, Any]], Iterator[list[dict[str, Any]]]] | None = None
 
     # -- columns -------------------------------------------------------------------------
     @property
@@ -154,7 +162,12 @@ class Extraction:
         return self._discovered
 
     def available_columns(self) -> list[Column]:
-        """Every data column of the dataset (catalog columns, then discovered fields)."""
+        """Every data column of the dataset (catalog columns, then discovered fields; or,
+        for an entry without declared columns, those of its first page)."""
+        if self.dataset.infer_columns:
+            return list(
+                infer_columns(self._first_page(), self.dataset.key, self.dataset.timestamp_field)
+            )
         static = list(self.dataset.columns_for(self.product, self.options))
         names = {c.name for c in static}
         return static + [c for c in self.discovered_columns() if c.name not in names]
@@ -213,6 +226,24 @@ class Extraction:
     def api_calls(self) -> int:
         return int(getattr(self.hook, "api_calls", 0))
 
+    def _first_page(self) -> list[dict[str, Any]]:
+        """The first raw page, read once and kept for :meth:`pages` (column inference)."""
+        if self._first is None:
+            raws = self._raw_pages()
+            self._first = (next(raws, []), raws)
+        return self._first[0]
+
+    def _source_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Raw pages, starting with the page already read for the columns, if any."""
+        if self._first is None:
+            yield from self._raw_pages(max_items)
+            return
+        first, rest = self._first
+        self._first = None
+        if first:
+            yield first
+        yield from rest
+
     def _raw_pages(self, max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Raw records page by page, as the catalog entry's request plan says.
 
@@ -224,25 +255,33 @@ class Extraction:
             self.options,
             self.settings,
             self.window,
-            self._filters(),
+            self.request_filters(),
             max_items,
         )
         return enrich(source, get_plan(self.dataset.plan).pages(source))
 
-    def _filters(self) -> list[list[tuple[str, str]]]:
-        """The window's filter parameters, refused before any data request when Copernica
+    def request_filters(self) -> list[list[tuple[str, str]]]:
+        """The window's filter parameters and the user's ``filters``, refused before any data request when Copernica
         would ignore one of their conditions (:func:`filters.check_conditions`)."""
         filters = window_filters(self.dataset, self.options, self.window, self.settings.tz)
         style = self.dataset.window_params_for(self.product)
         kind = style if isinstance(style, str) else ""
+        if self.user_filters:  # ANDed with the window: appended to each request's filter
+            types = self._own_fields()
+            check_user_filters(self.dataset.name, self.user_filters, kind, types)
+            filters = [[*pairs, *(("fields[]", c) for c in self.user_filters)] for pairs in filters]
         check_conditions(self.dataset.name, kind, filters, self._own_field_names)
         return filters
 
-    def _own_field_names(self) -> list[str]:
-        """The database's/collection's own field names (``fields.city`` -> ``city``)."""
+    def _own_fields(self) -> dict[str, str]:
+        """The database's/collection's own fields and their column types (``fields.city``
+        -> ``city``)."""
         discovery = self.dataset.discovery
         skip = len(discovery.prefix) + 1 if discovery is not None else 0
-        return [c.name[skip:] for c in self.discovered_columns()]
+        return {c.name[skip:]: c.type for c in self.discovered_columns()}
+
+    def _own_field_names(self) -> list[str]:
+        return list(self._own_fields())
 
     def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """Output rows page by page (streams; empty pages are skipped).
@@ -250,10 +289,10 @@ class Extraction:
         With ``max_rows`` (a preview) pages are fetched one at a time, only while fewer rows
         have been yielded: no prefetch, so no page is billed that is not shown.
         """
-        plan = self._plan()
+        plan = self._plan()  # columns first: they may read the first page
         started = time.monotonic()
         pages = records = 0
-        raws = prefetch(self._raw_pages) if max_rows is None else self._raw_pages(max_rows)
+        raws = prefetch(self._source_pages) if max_rows is None else self._source_pages(max_rows)
         for raw in raws:
             pages += 1
             rows = plan.rows(raw)
@@ -296,7 +335,8 @@ def available_columns(
 ) -> list[Column]:
     """Every data column of ``dataset`` (one discovery call for profiles/subprofiles)."""
     entry = get_dataset(dataset)
-    extraction = Extraction(hook, entry, validate_options(entry, options), None, (), None, None)
+    opts = validate_options(entry, options)
+    extraction = Extraction(hook, entry.configured(opts), opts, None, (), None, None)
     return extraction.available_columns()
 
 
@@ -310,16 +350,19 @@ def prepare(
     window: Window | None = None,
     run_id: str | None = None,
     log: logging.Logger | None = None,
+    filters: Sequence[str] | None = None,
 ) -> Extraction:
     """Validate a request against the catalog and return an :class:`Extraction`.
 
     Nothing is sent unless ``fields`` names a column that only the database's/collection's
     field list can confirm (one discovery call); data requests start in ``pages()``.
     """
-    entry = get_dataset(dataset)
-    opts = validate_options(entry, options)
+    base = get_dataset(dataset)
+    opts = validate_options(base, options)
+    entry = base.configured(opts)
     names = field_names(fields)
     meta = validate_metadata(metadata)
+    conditions = check_filterable(entry, filters)
     if window is not None and not (hasattr(window, "start") and hasattr(window, "end")):
         raise CopernicaConfigError(f"window must be a windows.Window, got {window!r}")
     if window is None and not entry.snapshot:
@@ -327,7 +370,7 @@ def prepare(
             f"Dataset {dataset!r} is filtered by interval ({entry.interval_filter}): "
             "give a window (the run's data interval, or date_from/date_to)"
         )
-    extraction = Extraction(hook, entry, opts, names, meta, window, run_id, log)
+    extraction = Extraction(hook, entry, opts, names, meta, window, run_id, log, conditions)
     if names is not None:
         extraction.columns  # noqa: B018 - validates the field names now
     return extraction

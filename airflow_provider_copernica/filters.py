@@ -12,9 +12,13 @@ is refused before any data request (:func:`check_conditions`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_copernica.datasets import Dataset
 
 OPERATORS = ("==", "!=", "<>", "<=", ">=", "=~", "!~", "<", ">")
 # The field name directly followed by the operator, as the live API reads a condition.
@@ -69,3 +73,81 @@ def check_conditions(
                 f"property nor a field of this endpoint, so Copernica would ignore it; "
                 f"valid names: {valid}."
             )
+
+
+# -- user filters (``filters=["country==NL", "age>=18"]``) ---------------------------------
+_NUMERIC = frozenset({"int", "float"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def user_conditions(dataset: str, filters: object) -> tuple[str, ...]:
+    """The user's ``filters`` as ``fields[]`` conditions, their syntax checked (no call).
+
+    ``filters`` is a list of ``field<op>value`` strings (one string is one filter). Refused:
+    anything that is not a field name directly followed by one of :data:`OPERATORS` (a space
+    before the operator makes the live API ignore the condition), and control characters."""
+    if filters is None:
+        return ()
+    items = [filters] if isinstance(filters, str) else filters
+    if not isinstance(items, (list, tuple)):
+        raise CopernicaConfigError(
+            f"Dataset {dataset!r}: filters must be a list of conditions such as "
+            f'["country==NL", "age>=18"], got {filters!r}'
+        )
+    result = []
+    for text in items:
+        if not isinstance(text, str) or CONDITION.match(text) is None or _CONTROL.search(text):
+            raise CopernicaConfigError(
+                f"Dataset {dataset!r}: the filter {text!r} is not a condition Copernica "
+                "recognises: a field name directly followed (no space) by one of "
+                f"{' '.join(OPERATORS)} and a value, e.g. 'country==NL'; Copernica would "
+                "ignore it and return unfiltered data, so nothing is sent."
+            )
+        result.append(text)
+    return tuple(dict.fromkeys(result))
+
+
+def check_user_filters(
+    dataset: str, conditions: Sequence[str], kind: str, field_types: Mapping[str, str]
+) -> None:
+    """Refuse user conditions naming neither a field (``field_types``: name -> column type)
+    nor a property of the endpoint, or comparing a number field with a non-number (the live
+    API ignores both)."""
+    properties = PROPERTIES.get(kind, frozenset({"id"}))
+    by_lower = {name.lower(): kind for name, kind in field_types.items()}
+    for text in conditions:
+        match = CONDITION.match(text)
+        assert match is not None  # user_conditions checked the syntax
+        name, op, value = match.groups()
+        lowered = name.lower()
+        if lowered not in by_lower and lowered not in properties:
+            valid = ", ".join(sorted(properties | set(field_types)))
+            raise CopernicaConfigError(
+                f"Dataset {dataset!r}: the filter {text!r} names {name!r}, which is neither "
+                f"a field nor a property of this endpoint, so Copernica would ignore it; "
+                f"valid names: {valid}."
+            )
+        numeric = by_lower.get(lowered) in _NUMERIC or (lowered == "id" and lowered not in by_lower)
+        if numeric and op not in ("=~", "!~") and value.strip():
+            try:
+                float(value)
+            except ValueError:
+                raise CopernicaConfigError(
+                    f"Dataset {dataset!r}: the filter {text!r} compares the number field "
+                    f"{name!r} with {value.strip()!r}, which is not a number; Copernica "
+                    "would ignore it and return unfiltered data."
+                ) from None
+
+
+def check_filterable(entry: Dataset, filters: object) -> tuple[str, ...]:
+    """The user's ``filters`` as conditions (syntax only, no call); datasets whose records
+    are not filtered by their owner's fields refuse any."""
+    from airflow_provider_copernica.datasets import DATASETS
+
+    conditions = user_conditions(entry.name, filters)
+    if conditions and entry.discovery is None:
+        valid = ", ".join(sorted(d.name for d in DATASETS.values() if d.discovery is not None))
+        raise CopernicaConfigError(
+            f"Dataset {entry.name!r} does not take filters; datasets that do: {valid}"
+        )
+    return conditions

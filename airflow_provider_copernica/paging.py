@@ -13,10 +13,13 @@ A paginator owns the paging parameters of one listing request and reads each rep
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError
+from airflow_provider_copernica.logfiles import ends_like_json_array, iter_json_records
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
@@ -186,6 +189,36 @@ class IdArrayPaginator(Paginator):
         return body
 
     update_request = init_request
+
+
+@register_paginator("logfile")
+class LogfilePaginator(Paginator):
+    """A logfile download (``logfile/{name}/json``): one request writes the file to a
+    temporary file (a retry rewrites it, so nothing is read before it is complete), then
+    pages of ``page_size`` records are parsed from it streaming, in constant memory."""
+
+    def __init__(self, page_size: int, what: str) -> None:
+        super().__init__(page_size, what)
+        self._file: IO[bytes] | None = None
+        self._records: Iterator[dict[str, Any]] | None = None
+
+    def fetch(self, hook: CopernicaHook, path: str, params: Pairs) -> Any:
+        if self._records is None:  # the one request; later pages come from the file
+            self._file = tempfile.TemporaryFile(prefix="copernica-logfile-")  # noqa: SIM115 - closed after the last page
+            hook.download(path, params, into=self._file, complete=ends_like_json_array)
+            self._file.seek(0)
+            self._records = iter_json_records(self._file)
+        return self._records
+
+    def update_state(self, body: Any) -> list[dict[str, Any]]:
+        page = list(itertools.islice(body, self.page_size))
+        self.has_next = len(page) == self.page_size
+        if not self.has_next and self._file is not None:
+            self._file.close()
+        return page
+
+    def update_request(self, base: Pairs) -> Pairs:
+        return base
 
 
 def _record_id(record: Mapping[str, Any]) -> int:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
+from airflow_provider_copernica.logfiles import check_file_name
 from airflow_provider_copernica.records import to_int
-from airflow_provider_copernica.window_params import window_filter
+from airflow_provider_copernica.window_params import local_bounds, window_filter
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -165,6 +167,43 @@ def per_day(source: Source) -> Pages:
             answer = get(path, [(start_name, text), (end_name, text), *constant])
             yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
             day += timedelta(days=1)
+
+
+@register_plan("logfiles")
+def logfiles(source: Source) -> Pages:
+    """Copernica's daily logfiles of the local days the window touches: one call for the
+    dates kept (``logfiles``), one per kept day for its file names (``logfiles?date=&type=``,
+    the type from the entry's ``extra_params``), then each file in the entry's paging style
+    (a streamed download). Rows are checked against the window by the timestamp field.
+
+    A day that has not ended (local time) is refused before any call: its file is still
+    being written, so no extraction of it could be exact; days older than the oldest date
+    Copernica keeps are refused too (their files are gone)."""
+    window, tz = source.window, source.settings.tz
+    assert window is not None, f"{source.dataset.name}: plan 'logfiles' needs a window"
+    first, after = local_bounds(window, tz)
+    last = after - timedelta(seconds=1)
+    today = datetime.now(tz).date()
+    if last.date() >= today:
+        raise CopernicaConfigError(
+            f"Dataset {source.dataset.name!r}: the window {window} reaches into "
+            f"{last.date().isoformat()}, a local day ({tz.key}) that has not ended, whose "
+            "logfile is still being written; extract days up to yesterday (a daily run after "
+            "midnight, or an interval ending by today's 00:00 local time)"
+        )
+    kept = {str(day) for day in source.hook.get("logfiles") or []}
+    days = [first.date() + timedelta(days=n) for n in range((last.date() - first.date()).days + 1)]
+    if kept and days[0].isoformat() < min(kept):
+        raise CopernicaAPIError(
+            f"Copernica no longer keeps logfiles of {days[0].isoformat()} (the oldest kept "
+            f"day is {min(kept)}); the window {window} cannot be extracted from logfiles"
+        )
+    for day in days:
+        if day.isoformat() not in kept:
+            continue  # no logfile at all that day
+        params: Pairs = [("date", day.isoformat()), *source.dataset.extra_params]
+        for name in source.hook.get("logfiles", params) or []:
+            yield from source.pages(source.path(name=check_file_name(name)), [])
 
 
 @register_plan("nested")

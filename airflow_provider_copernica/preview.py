@@ -73,6 +73,7 @@ def preview_rows(
     *,
     options: Mapping[str, Any] | None = None,
     fields: Sequence[str] | str | None = None,
+    filters: Sequence[str] | None = None,
     date_from: Any = None,
     date_to: Any = None,
     limit: int = 20,
@@ -97,7 +98,11 @@ def preview_rows(
                 "both date_from and date_to (e.g. --from 2026-10-25 --to 2026-10-26)"
             )
         window = parse_window(date_from, date_to)
-    extraction = prepare(hook, dataset, options=options, fields=fields, window=window)
+    extraction = prepare(
+        hook, dataset, options=options, fields=fields, window=window, filters=filters
+    )
+    if extraction.user_filters:
+        extraction.request_filters()  # field names checked before any data request
     rows: list[dict[str, Any]] = []
     exhausted = limit > 0  # until a page shows there is more (limit 0: only count)
     if limit:
@@ -108,7 +113,9 @@ def preview_rows(
                     exhausted = False
                     break
     total: int | None = len(rows) if exhausted else None
-    probe = probe_request(entry, extraction.options, extraction.window, extraction.settings)
+    probe = probe_request(
+        entry, extraction.options, extraction.window, extraction.settings, extraction.user_filters
+    )
     if probe is not None and not exhausted:
         total = envelope_total(hook.get(*probe))
     return Preview([c.name for c in extraction.columns], rows, total)

@@ -45,8 +45,10 @@ class WindowParams:
     @property
     def counts_exactly(self) -> bool:
         """An envelope ``total`` under these filters counts exactly the window's records
-        (whole-day filters also count records outside it)."""
-        return self.value == "datetime" and self.span == "exact"
+        (whole-day filters also count records outside it, and a style that sends neither
+        bound counts everything)."""
+        bounded = self.start is not None and self.end is not None
+        return bounded and self.value == "datetime" and self.span == "exact"
 
 
 WINDOW_STYLES: Mapping[str, WindowParams] = MappingProxyType(

@@ -57,9 +57,17 @@ def option_params() -> dict[str, Param]:
     }
     for entry in DATASETS.values():
         for name in entry.required_options:
+            if (
+                name in entry.option_checks
+            ):  # a text option (log_type, path), checked by the catalog
+                continue
             params.setdefault(
                 name,
                 Param(None, type=["null", "integer"], minimum=1, description=f"For {name}."),
+            )
+        for name in (*entry.optional_options, *entry.option_checks):
+            params.setdefault(
+                name, Param(None, type=["null", "string"], description=f"For {entry.name}.")
             )
         for choice in entry.choices:
             params.setdefault(

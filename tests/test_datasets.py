@@ -47,6 +47,12 @@ CONTRACT = {
     "scheduled_emailings": (("product",), True, "id"),
     "coupon_campaigns": ((), True, "id"),
     "coupons": (("couponcampaign_id",), True, "id"),
+    "logfile_events": (("log_type", "product"), False, "id"),
+    "endpoint": (
+        ("path", "key", "columns", "timestamp_field", "window_params", "begin_param", "end_param"),
+        True,  # until its options give a timestamp_field
+        "id",
+    ),
 }
 
 
@@ -62,6 +68,9 @@ def test_catalog_has_exactly_the_contract_datasets() -> None:
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_entry_declares_its_key_first_for_every_product(name: str) -> None:
     entry = DATASETS[name]
+    if entry.infer_columns:  # columns come from the first page (endpoint.infer_columns)
+        assert entry.columns == ()
+        return
     for product in ("draganddrop", "html") if entry.product else (None,):
         columns = entry.columns_for(product)
         assert columns[0].name == entry.key

@@ -270,6 +270,7 @@ def test_deferrable_defers_to_the_trigger_without_enough_data(conn: str, sandbox
         "window_start": QUIET[0].isoformat(),
         "window_end": QUIET[1].isoformat(),
         "min_records": expected + 1,
+        "filters": [],
         "copernica_conn_id": "copernica_default",
         "poke_interval": 60.0,
         "initial_delay": 60.0,

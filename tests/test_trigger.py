@@ -236,3 +236,31 @@ async def test_error_event_on_unknown_connection(sandbox: Any) -> None:
     assert event["status"] == "error"
     assert "copernica_nowhere" in event["message"]
     assert data_calls(sandbox) == []
+
+
+async def test_sensor_and_trigger_count_the_same_filtered_profiles(conn: str, sandbox: Any) -> None:
+    from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
+    from airflow_provider_copernica.windows import Window
+
+    window = Window(*day_window(sandbox.data.anchor - timedelta(days=60), days=60))
+    options, filters = {"database_id": 7616}, ["country==Belgium", "age<40"]
+    in_window = set(sandbox.data.expected_ids("profiles", window.start, window.end, **options))
+    expected = sum(
+        1
+        for r in sandbox.data.records("profiles", **options)
+        if int(r["ID"]) in in_window
+        and r["fields"]["country"] == "Belgium"
+        and int(r["fields"]["age"]) < 40
+    )
+    sensor = CopernicaSensor(
+        task_id="s", dataset="profiles", dataset_options=options, filters=filters, min_records=1
+    )
+    trig = trigger(dataset="profiles", dataset_options=options, filters=filters)
+    _, kwargs = trig.serialize()
+    assert kwargs["filters"] == filters
+    hook = CopernicaAsyncHook(conn)
+    try:
+        settings = await hook.get_settings()
+        assert await trig.count(hook, settings, window) == sensor.count(window) == expected > 0
+    finally:
+        await hook.close()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
@@ -32,11 +32,13 @@ from airflow_provider_copernica.hooks.core import (
 )
 from airflow_provider_copernica.masking import amask_secrets, mask_secrets, scrub
 from airflow_provider_copernica.paging import get_paginator, walk_pages
-from airflow_provider_copernica.retry import async_retrying, retrying
+from airflow_provider_copernica.retry import TransientError, async_retrying, retrying
 
 if TYPE_CHECKING:
     import httpx
     import requests
+
+DOWNLOAD_CHUNK = 1 << 16
 
 __all__ = [
     "CopernicaAsyncHook",
@@ -216,15 +218,75 @@ class CopernicaHook(BaseHook):
 
     def get(self, path: str, params: Params = None) -> Any:
         """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included)."""
+        return self._send(self._attempt, path, params)
+
+    def download(
+        self,
+        path: str,
+        params: Params = None,
+        *,
+        into: IO[bytes],
+        complete: Callable[[IO[bytes]], bool] | None = None,
+    ) -> int:
+        """GET a file (a logfile) into ``into`` in chunks, never whole in memory; same auth
+        and retry rules as :meth:`get` (a retry rewrites ``into`` from the start, so it
+        holds exactly one complete reply; ``complete(into)`` False = a cut-off body, retried).
+        Returns the bytes written."""
+        return self._send(self._download_attempt, path, params, into, complete)
+
+    def _send(self, attempt: Callable[..., Any], path: str, params: Params, *args: Any) -> Any:
         what = describe("GET", self.settings, path)
         query = query_pairs(params)
         guard = ReauthGuard(what)
         while True:
             try:
-                return retrying(self.settings, what)(self._attempt, path, query, what)
+                return retrying(self.settings, what)(attempt, path, query, what, *args)
             except AuthRejected as rejected:
                 with self._lock:
                     self.core.reauthorise(guard, rejected)
+
+    def _download_attempt(
+        self,
+        path: str,
+        query: list[tuple[str, str]],
+        what: str,
+        into: IO[bytes],
+        complete: Callable[[IO[bytes]], bool] | None,
+    ) -> int:
+        import requests
+        import urllib3
+
+        call = self.core.api_call(path, query, what, self._bearer())
+        self._count("api_calls")
+        into.seek(0)
+        into.truncate()
+        try:
+            with self.session.get(
+                call.url,
+                params=call.params,
+                headers=call.headers,
+                timeout=self.settings.timeout,
+                stream=True,
+            ) as response:
+                if response.status_code != 200:  # an error reply is small: read it whole
+                    content = response.raw.read(decode_content=True)
+                    return self.core.read_reply(
+                        call, response.status_code, response.headers, content
+                    )
+                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                    into.write(chunk)
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            urllib3.exceptions.HTTPError,  # cut-off body, read timeout, bad encoding
+        ) as exc:
+            raise self.core.transport_error(call, exc) from None
+        self.core.read_download(call, response.status_code)
+        size = into.tell()
+        if complete is not None and not complete(into):
+            raise TransientError("cut-off or invalid body")
+        return size
 
     # -- paging (styles: airflow_provider_copernica.paging.PAGINATORS)
 

@@ -211,6 +211,10 @@ class RequestCore:
             secret_values=[*self.settings.secrets(), *([self.jwt.token] if self.jwt else [])],
         )
 
+    def read_download(self, call: Call, status: int) -> None:
+        """Log a completed file download (its errors go through :meth:`read_reply`)."""
+        self._log_reply(call, status)
+
     @staticmethod
     def transport_error(call: Call, exc: BaseException) -> TransientError:
         """The retryable error for a failed send (connection, timeout, cut-off body)."""

@@ -20,6 +20,7 @@ from airflow_provider_copernica.datasets import (
     validate_options,
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
+from airflow_provider_copernica.filters import check_filterable
 from airflow_provider_copernica.writers import FORMATS, check_file_format
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ class CopernicaToStorageOperator(BaseOperator):
     ``{uri, rows, dataset, interval_start, interval_end}``.
     """
 
-    template_fields: Sequence[str] = ("dataset_options", "fields", "output_uri")
-    template_fields_renderers = {"dataset_options": "json", "fields": "json"}
+    template_fields: Sequence[str] = ("dataset_options", "fields", "filters", "output_uri")
+    template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
     ui_color = "#e8f4fc"
 
     def __init__(
@@ -53,6 +54,7 @@ class CopernicaToStorageOperator(BaseOperator):
         dataset: str,
         dataset_options: Mapping[str, Any] | None = None,
         fields: Sequence[str] | None = None,
+        filters: Sequence[str] | None = None,
         metadata: Sequence[str] = (),
         output_uri: str | None = None,
         file_format: str = "jsonl",
@@ -65,15 +67,19 @@ class CopernicaToStorageOperator(BaseOperator):
         entry = get_dataset(dataset)
         check_file_format(file_format)
         self.metadata = validate_metadata(metadata)
+        if not _templated(filters):
+            check_filterable(entry, filters)  # syntax now; field names at run time
         if not _templated(dataset_options):
             static_options = validate_options(entry, dataset_options)
-            if fields is not None and not _templated(fields) and entry.discovery is None:
+            shaped = entry.configured(static_options)
+            checkable = shaped.discovery is None and not shaped.infer_columns
+            if fields is not None and not _templated(fields) and checkable:
                 check_fields(
-                    entry,
+                    shaped,
                     field_names(fields) or (),
                     (
                         c.name
-                        for c in entry.columns_for(static_options.get("product"), static_options)
+                        for c in shaped.columns_for(static_options.get("product"), static_options)
                     ),
                 )
         if output_uri is not None and not isinstance(output_uri, str):
@@ -92,6 +98,7 @@ class CopernicaToStorageOperator(BaseOperator):
         self.dataset = dataset
         self.dataset_options = dataset_options
         self.fields = fields
+        self.filters = filters
         self.output_uri = output_uri
         self.file_format = file_format
         self.allow_empty = allow_empty
@@ -137,6 +144,7 @@ class CopernicaToStorageOperator(BaseOperator):
             self.dataset,
             options=self.dataset_options,
             fields=self.fields,
+            filters=self.filters,
             metadata=self.metadata,
             window=window,
             run_id=run_id,

@@ -36,6 +36,8 @@ from airflow_provider_copernica.sandbox.data import (
     SandboxData,
 )
 from airflow_provider_copernica.sandbox.faults import Faults
+from airflow_provider_copernica.sandbox.logfiles import Logfiles
+from airflow_provider_copernica.sandbox.logfiles import routes as logfile_routes
 from airflow_provider_copernica.sandbox.tables import Condition, QueryError, Table, select
 from airflow_provider_copernica.sandbox.timeutil import DAY, parse_naive
 
@@ -221,6 +223,7 @@ class SandboxApp:
         self.stats = Stats()
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.reset_tokens()
+        self.logfiles = Logfiles(data)
         self.routes: list[Route] = [
             (re.compile(p), fn)
             for p, fn in (
@@ -245,6 +248,7 @@ class SandboxApp:
                 (_PRODUCT + r"/" + _EVENT, self.events),
                 (_PRODUCT + r"/destinations", self.destinations),
                 (r"consumption", self.consumption),
+                *logfile_routes(self.logfiles, lambda message: HTTPError(404, message)),
             )
         ]
         self.routes += [(re.compile(p), fn) for p, fn in coverage.routes(self)]

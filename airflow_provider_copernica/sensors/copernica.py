@@ -17,6 +17,7 @@ from airflow_provider_copernica.exceptions import (
     CopernicaRetryError,
     CopernicaSensorError,
 )
+from airflow_provider_copernica.filters import check_filterable
 from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ class CopernicaSensor(BaseSensorOperator):
     :class:`~airflow_provider_copernica.triggers.copernica.CopernicaTrigger`.
     """
 
-    template_fields: Sequence[str] = ("dataset_options",)
-    template_fields_renderers = {"dataset_options": "json"}
+    template_fields: Sequence[str] = ("dataset_options", "filters")
+    template_fields_renderers = {"dataset_options": "json", "filters": "json"}
     ui_color = "#d8f0e6"
 
     def __init__(
@@ -47,6 +48,7 @@ class CopernicaSensor(BaseSensorOperator):
         *,
         dataset: str,
         dataset_options: Mapping[str, Any] | None = None,
+        filters: Sequence[str] | None = None,
         min_records: int = 1,
         copernica_conn_id: str = DEFAULT_CONN_ID,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -54,13 +56,16 @@ class CopernicaSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
-        get_dataset(dataset)  # an unknown name fails here, listing the valid ones
+        entry = get_dataset(dataset)  # an unknown name fails here, listing the valid ones
+        if "{{" not in repr(filters) and "{%" not in repr(filters):
+            check_filterable(entry, filters)  # syntax now; field names when it counts
         if isinstance(min_records, bool) or not isinstance(min_records, int) or min_records < 1:
             raise CopernicaConfigError(
                 f"min_records must be a whole number >= 1, got {min_records!r}"
             )
         self.dataset = dataset
         self.dataset_options = dataset_options
+        self.filters = filters
         self.min_records = min_records
         self.copernica_conn_id = copernica_conn_id
         self.deferrable = deferrable
@@ -77,7 +82,7 @@ class CopernicaSensor(BaseSensorOperator):
 
         # count_records validates the options (same rules as the operator) before any call.
         return count_records(
-            self.hook, self.dataset, self.dataset_options, window, self.min_records
+            self.hook, self.dataset, self.dataset_options, window, self.min_records, self.filters
         )
 
     def _check(self, window: Window) -> bool:
@@ -112,6 +117,7 @@ class CopernicaSensor(BaseSensorOperator):
                 window_start=window.start_iso,
                 window_end=window.end_iso,
                 min_records=self.min_records,
+                filters=list(self.filters or ()),
                 copernica_conn_id=self.copernica_conn_id,
                 poke_interval=self.poke_interval,
                 # We have just checked; the next check is one interval away (calls are billed).

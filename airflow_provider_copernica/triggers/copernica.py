@@ -10,7 +10,7 @@ connection lookup, JWT exchange and cache, retry rules).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -47,6 +47,7 @@ class CopernicaTrigger(BaseTrigger):
         window_end: str,
         dataset_options: Mapping[str, Any] | None = None,
         min_records: int = 1,
+        filters: Sequence[str] = (),
         copernica_conn_id: str = DEFAULT_CONN_ID,
         poke_interval: float = DEFAULT_POKE_INTERVAL,
         initial_delay: float = 0.0,
@@ -57,6 +58,7 @@ class CopernicaTrigger(BaseTrigger):
         self.window_start = window_start
         self.window_end = window_end
         self.min_records = int(min_records)
+        self.filters = list(filters)
         self.copernica_conn_id = copernica_conn_id
         self.poke_interval = float(poke_interval)
         self.initial_delay = float(initial_delay)
@@ -72,6 +74,7 @@ class CopernicaTrigger(BaseTrigger):
                 "window_start": self.window_start,
                 "window_end": self.window_end,
                 "min_records": self.min_records,
+                "filters": self.filters,
                 "copernica_conn_id": self.copernica_conn_id,
                 "poke_interval": self.poke_interval,
                 "initial_delay": self.initial_delay,
@@ -102,7 +105,13 @@ class CopernicaTrigger(BaseTrigger):
             return self._sync_hook
 
         return await acount_records(
-            hook, sync_hook, self.dataset, self.dataset_options, window, self.min_records
+            hook,
+            sync_hook,
+            self.dataset,
+            self.dataset_options,
+            window,
+            self.min_records,
+            self.filters,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
