@@ -21,6 +21,8 @@ EXPECTED_DAGS = {
     "copernica_backfill",
     "copernica_preview",
     "copernica_sensor_gated",
+    "copernica_restatement",
+    "copernica_lifetime_statistics",
 }
 
 

@@ -21,6 +21,7 @@ CONTRACT = {
     "subprofiles": (("collection_id",), False, "id"),
     "emailings": (("product",), False, "id"),
     "emailing_statistics": (("product",), False, "id"),
+    "emailing_lifetime_statistics": (("product",), False, "id"),
     "deliveries": (("product",), False, "id"),
     "impressions": (("product",), False, "id"),
     "clicks": (("product",), False, "id"),
