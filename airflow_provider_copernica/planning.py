@@ -125,36 +125,38 @@ def fan_out(source: Source) -> Pages:
 @register_plan("event_fan_out")
 def event_fan_out(source: Source) -> Pages:
     """Find the items having events in the window in its event listings
-    (``FanOut.from_events``), then GET one object per item, in ascending id order.
+    (``FanOut.from_events``) and GET one object per item, once each, as they are found.
 
     The listings cost one call per page of the window's events, and the items are only the
-    ones active in the window: the calls do not grow with the items ever created."""
+    ones active in the window: the calls do not grow with the items ever created. A preview
+    (``max_items``) stops listing once it has its rows."""
     dataset, fan = source.dataset, source.dataset.fan_out
     index = fan.from_events if fan is not None else None
     assert fan is not None and index is not None, f"{dataset.name}: needs FanOut.from_events"
-    found: set[int] = set()
-    if source.window is not None:
-        style = index.window_for(source.options.get("product"))
-        for window_params in window_filter(style, source.window, source.settings.tz):
-            params: Pairs = [*window_params, ("total", "false")]
-            for path in index.paths:
-                for records in source.pages(source.path(path), params, "offset"):
-                    for record in records:
-                        ident = next(
-                            (to_int(record[f]) for f in index.item_fields if record.get(f)), None
-                        )
-                        if isinstance(ident, int):
-                            found.add(ident)
-    ordered, rows = sorted(found), 0
-    for first in range(0, len(ordered), ITEMS_PER_PAGE):
-        page = _items(source, [(i, {}) for i in ordered[first : first + ITEMS_PER_PAGE]])
-        yield page
-        rows += len(page)
-        if source.max_items is not None and rows >= source.max_items:
-            return
-
-
-ITEMS_PER_PAGE = 100
+    if source.window is None:
+        return
+    seen: set[int] = set()
+    rows = 0
+    style = index.window_for(source.options.get("product"))
+    for window_params in window_filter(style, source.window, source.settings.tz):
+        params: Pairs = [*window_params, ("total", "false")]
+        for path in index.paths:
+            for records in source.pages(source.path(path), params, "offset"):
+                new: set[int] = set()
+                for record in records:
+                    ident = next(
+                        (to_int(record[f]) for f in index.item_fields if record.get(f)), None
+                    )
+                    if isinstance(ident, int) and ident not in seen:
+                        new.add(ident)
+                seen |= new
+                if not new:
+                    continue
+                page = _items(source, [(i, {}) for i in sorted(new)])
+                yield page
+                rows += len(page)
+                if source.max_items is not None and rows >= source.max_items:
+                    return
 
 
 def _items(source: Source, items: list[tuple[Any, Mapping[str, Any]]]) -> list[dict[str, Any]]:

@@ -151,3 +151,20 @@ def test_emailing_statistics_still_equal_the_ground_truth_on_the_default_account
         truth = sandbox.data.expected_statistics(WINDOW.start, WINDOW.end, product=product)
         for row in rows:
             assert_metrics(row, truth[row["id"]])
+
+
+def test_a_preview_of_a_long_window_reads_only_what_it_shows(
+    history_sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_copernica.preview import preview_rows
+
+    monkeypatch.setenv("AIRFLOW_CONN_COPERNICA_DEFAULT", json.dumps(history_sandbox.connection()))
+    history_sandbox.requests.clear()
+    hook = CopernicaHook()
+    shown = preview_rows(
+        hook, "emailing_statistics", date_from="2024-01-01", date_to="2026-11-20", limit=2
+    )
+    assert len(shown.rows) == 2
+    asked = statistics_requests(history_sandbox)
+    assert len(asked) == 2  # not one per emailing of the three years
+    assert hook.api_calls == len(asked) + 1  # the first page of the window's deliveries
