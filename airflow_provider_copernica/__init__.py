@@ -38,6 +38,42 @@ def _conn_fields() -> dict[str, Any]:
     return fields
 
 
+PLUGIN_CLASS = "airflow_provider_copernica.plugins.CopernicaPlugin"
+
+
+def _config_option(description: str, example: str | None = None, **more: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "version_added": "0.1.0",
+        "type": "string",
+        "example": example,
+        "default": None,
+        **more,
+    }
+
+
+# [copernica]: the registered app's credentials for the UI's Authorize button (a connection's
+# own client_id/client_secret extras win), and where new connections point.
+CONFIG_SECTION: dict[str, Any] = {
+    "description": "Authorizing Copernica from the Airflow UI (the Copernica page).",
+    "options": {
+        "client_id": _config_option("The registered Copernica app's client key."),
+        "client_secret": _config_option("The registered app's client secret.", sensitive=True),
+        "host": _config_option(
+            "REST API base URL of connections created by Authorize.", "https://api.copernica.com"
+        ),
+        "auth_url": _config_option("JWT exchange URL of connections created by Authorize."),
+        "authorize_url": _config_option(
+            "Copernica's consent page.", "https://www.copernica.com/en/authorize"
+        ),
+        "redirect_uri": _config_option(
+            "Must be the API server's own callback, <[api] base_url>/copernica/callback "
+            "(the default); anything else is refused."
+        ),
+    },
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata read by Airflow's ProvidersManager (entry point apache_airflow_provider)."""
     modules = {
@@ -62,6 +98,8 @@ def get_provider_info() -> dict[str, Any]:
             kind: [{"integration-name": INTEGRATION, "python-modules": [module]}]
             for kind, module in modules.items()
         },
+        "plugins": [{"name": "copernica", "plugin-class": PLUGIN_CLASS}],
+        "config": {"copernica": CONFIG_SECTION},
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

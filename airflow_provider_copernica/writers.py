@@ -9,6 +9,10 @@ deletes it. So the target holds either the complete previous result or the compl
 Storage goes through :class:`airflow.sdk.ObjectStoragePath`: plain paths and ``file://`` work
 out of the box, ``s3://`` / ``gs://`` with the matching Airflow provider and a connection
 (``conn_id``), any other fsspec filesystem once attached with ``airflow.sdk.io.attach``.
+
+Two seams: :data:`FORMATS` (one :class:`FileFormat` per ``file_format``) and
+:data:`STORAGE_BACKENDS` (one :class:`Storage` class per URI scheme: :class:`LocalStorage`
+for paths and ``file://``, :class:`FsspecStorage` for everything else).
 """
 
 from __future__ import annotations
@@ -36,9 +40,6 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
     from fsspec import AbstractFileSystem
 
-FILE_FORMATS = ("jsonl", "csv", "parquet")
-FILE_EXTENSIONS = {"jsonl": ".jsonl", "csv": ".csv", "parquet": ".parquet"}
-
 # A temporary object untouched for this long belongs to a killed worker (a live writer
 # appends every page; on object stores the temporary exists only between upload and commit).
 STALE_TEMPORARY_SECONDS = 3600
@@ -64,56 +65,26 @@ def temporary_name(final_name: str, token: str | None = None) -> str:
     return f".{final_name}.tmp-{uuid.uuid4().hex if token is None else token}"
 
 
-def check_file_format(file_format: str) -> str:
-    """Validate ``file_format`` (and that pyarrow is installed for parquet); return it."""
-    if file_format not in FILE_FORMATS:
-        raise CopernicaConfigError(
-            f"Unknown file_format {file_format!r}; valid formats: {', '.join(FILE_FORMATS)}"
-        )
-    if file_format == "parquet":
-        _pyarrow()
-    return file_format
-
-
-def _pyarrow() -> Any:
-    try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        raise CopernicaConfigError(
-            "file_format='parquet' needs pyarrow: pip install 'airflow-provider-copernica[parquet]'"
-        ) from None
-    return pyarrow
-
-
 # --- where the output goes --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Target:
-    """The resolved output: its filesystem, its path on it and its display URI."""
+class _Location:
+    """A parsed output URI: its protocol, the path on that storage and the canonical URI."""
 
-    fs: AbstractFileSystem | None  # None: local disk, handled with os directly
+    source: ObjectStoragePath
+    protocol: str
     path: str
     uri: str
 
     @property
     def local(self) -> bool:
-        return self.fs is None
-
-    @property
-    def parent(self) -> str:
-        return os.path.dirname(self.path) if self.local else self.path.rsplit("/", 1)[0]
-
-    @property
-    def name(self) -> str:
-        return os.path.basename(self.path) if self.local else self.path.rsplit("/", 1)[-1]
-
-    def sibling(self, name: str) -> str:
-        return os.path.join(self.parent, name) if self.local else f"{self.parent}/{name}"
+        return self.protocol in _LOCAL_PROTOCOLS
 
 
-def _storage_path(uri: str | ObjectStoragePath, conn_id: str | None) -> ObjectStoragePath:
+def _storage_path(
+    uri: str | ObjectStoragePath, conn_id: str | None, *, directory: bool = False
+) -> ObjectStoragePath:
     from airflow.sdk import ObjectStoragePath
 
     if isinstance(uri, ObjectStoragePath):
@@ -123,7 +94,9 @@ def _storage_path(uri: str | ObjectStoragePath, conn_id: str | None) -> ObjectSt
     text = str(uri).strip()
     if not text:
         raise CopernicaConfigError("output_uri is empty; give a file path or URI")
-    if text.endswith("/"):
+    if directory:
+        text = text.rstrip("/") or "/"
+    elif text.endswith("/"):
         raise CopernicaConfigError(
             f"output_uri {text!r} names a directory; it must name a file (e.g. .../out.jsonl)"
         )
@@ -133,63 +106,210 @@ def _storage_path(uri: str | ObjectStoragePath, conn_id: str | None) -> ObjectSt
         raise CopernicaConfigError(f"output_uri {text!r} is not usable: {err}") from None
 
 
-def _resolve(uri: str | ObjectStoragePath, conn_id: str | None) -> _Target:
-    path = _storage_path(uri, conn_id)
-    protocol = path.protocol or ""
+def _locate(
+    uri: str | ObjectStoragePath, conn_id: str | None, *, directory: bool = False
+) -> _Location:
+    """Parse and canonicalise ``uri`` without touching any storage (safe at DAG parse time).
+
+    ``directory=True`` accepts a directory or bucket (for naming an Asset), not only a file.
+    """
+    source = _storage_path(uri, conn_id, directory=directory)
+    protocol = source.protocol or ""
+    path = source.path
     if protocol in _LOCAL_PROTOCOLS:
         # A URI's path is percent-encoded (Path.as_uri() writes a space as %20); a plain path
-        # is taken literally.
-        local = path.path
-        if protocol:
-            local = unquote(local)
-            if ".." in local.replace("\\", "/").split("/"):  # e.g. %2e%2e: climbs out
-                raise CopernicaConfigError(
-                    f"output_uri {str(uri)!r} contains a '..' path segment (percent-encoded); "
-                    "give a path without '..'"
-                )
-        local = os.path.abspath(local)
-        return _Target(fs=None, path=local, uri=Path(local).as_uri())
-    try:
-        fs = path.fs
-    except (ValueError, ImportError) as err:
-        hint = _PROVIDER_HINTS.get(protocol, "the Airflow provider that supplies it")
+        # is taken literally, with ``~`` meaning the home directory as in a shell.
+        path = unquote(path) if protocol else os.path.expanduser(path)
+    if ".." in path.replace("\\", "/").split("/"):  # also a decoded %2e%2e: climbs out
         raise CopernicaConfigError(
-            f"No storage is available for scheme {protocol!r} (output_uri {str(uri)!r}): "
-            f"{err}. Install {hint}, or attach an fsspec filesystem with "
-            f"airflow.sdk.io.attach({protocol!r}, fs=...). Built-in: plain paths and file://."
-        ) from None
-    display = f"{protocol}://{path.path.lstrip('/')}"
-    if not path.path.strip("/"):
-        raise CopernicaConfigError(f"output_uri {display!r} must name a file, not a bucket")
-    return _Target(fs=fs, path=path.path, uri=display)
+            f"output_uri {str(uri)!r} contains a '..' path segment; give a path without '..'"
+        )
+    if protocol in _LOCAL_PROTOCOLS:
+        path = os.path.abspath(path)
+        return _Location(source, protocol, path, Path(path).as_uri())
+    canonical = f"{protocol}://{path.strip('/') if directory else path.lstrip('/')}"
+    if not path.strip("/") and not directory:
+        raise CopernicaConfigError(f"output_uri {canonical!r} must name a file, not a bucket")
+    return _Location(source, protocol, path, canonical)
 
 
-def _check_target(target: _Target) -> None:
-    """Fail early (no side effects) when the target cannot be written."""
-    if target.local:
-        if os.path.isdir(target.path):
-            raise CopernicaConfigError(f"output_uri {target.uri} is a directory, not a file")
-        ancestor = target.parent
+def canonical_output_uri(
+    uri: str | ObjectStoragePath, conn_id: str | None = None, *, directory: bool = False
+) -> str:
+    """The one canonical form of an output URI, computed without touching any storage.
+
+    Local paths become ``file:///abs/path`` (``~`` expanded, relative paths against the
+    current directory, percent-encoded); object stores ``<scheme>://<bucket>/<key>``. A
+    ``..`` segment is refused. The writer writes exactly there and the operator names its
+    Asset with it; :func:`check_output_uri` returns the same string. ``directory=True``
+    canonicalises a directory or bucket instead (no trailing ``/``).
+    """
+    return _locate(uri, conn_id, directory=directory).uri
+
+
+class Storage(Protocol):
+    """One output target on one kind of storage: the few operations the writer needs.
+
+    Paths are strings in the storage's own namespace; temporaries live beside the target.
+    """
+
+    uri: str  # the canonical URI of the target
+    path: str  # the target's path on this storage
+
+    @property
+    def name(self) -> str: ...
+    def sibling(self, name: str) -> str: ...
+    def check(self) -> None: ...
+    def open_temporary(self, path: str) -> BinaryIO: ...
+    def commit(self, file: BinaryIO, temporary: str) -> None: ...
+    def remove(self, path: str) -> bool: ...
+    def list(self) -> list[str]: ...
+    def age(self, path: str) -> float | None: ...
+
+
+class LocalStorage:
+    """The local disk, through ``os``: exclusive create, fsync, atomic ``os.replace``."""
+
+    def __init__(self, location: _Location) -> None:
+        self.path = location.path
+        self.uri = location.uri
+        self.parent = os.path.dirname(self.path)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def sibling(self, name: str) -> str:
+        return os.path.join(self.parent, name)
+
+    def check(self) -> None:
+        if os.path.isdir(self.path):
+            raise CopernicaConfigError(f"output_uri {self.uri} is a directory, not a file")
+        ancestor = self.parent
         while not os.path.exists(ancestor):
             ancestor = os.path.dirname(ancestor)
         if not os.path.isdir(ancestor):
             raise CopernicaConfigError(
-                f"output_uri {target.uri} cannot be created: {ancestor} is a file, not a directory"
+                f"output_uri {self.uri} cannot be created: {ancestor} is a file, not a directory"
             )
         if not os.access(ancestor, os.W_OK | os.X_OK):
             raise CopernicaConfigError(
-                f"output_uri {target.uri} cannot be created: no write permission in {ancestor}"
+                f"output_uri {self.uri} cannot be created: no write permission in {ancestor}"
             )
-        return
-    assert target.fs is not None
-    try:
-        is_dir = target.fs.isdir(target.path)
-    except Exception as err:  # any storage error here means "cannot write there"
-        raise CopernicaConfigError(
-            f"output_uri {target.uri} is not reachable: {type(err).__name__}: {err}"
-        ) from None
-    if is_dir:
-        raise CopernicaConfigError(f"output_uri {target.uri} is a directory, not a file")
+
+    def open_temporary(self, path: str) -> BinaryIO:
+        os.makedirs(self.parent, exist_ok=True)
+        return open(path, "xb", buffering=_LOCAL_BUFFER_BYTES)  # noqa: SIM115
+
+    def commit(self, file: BinaryIO, temporary: str) -> None:
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
+        os.replace(temporary, self.path)
+        _fsync_directory(self.parent)
+
+    def remove(self, path: str) -> bool:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def list(self) -> list[str]:
+        try:
+            return [entry.path for entry in os.scandir(self.parent)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def age(self, path: str) -> float | None:
+        try:
+            return time.time() - os.stat(path).st_mtime
+        except OSError:  # vanished meanwhile
+            return None
+
+
+class FsspecStorage:
+    """Any fsspec filesystem Airflow's object storage resolves (S3, GCS, memory, ...).
+
+    An object appears only when its upload completes; :meth:`commit` copies it onto the
+    target server-side and deletes the temporary (``fs.mv``).
+    """
+
+    def __init__(self, location: _Location) -> None:
+        protocol = location.protocol
+        try:
+            self.fs: AbstractFileSystem = location.source.fs
+        except (ValueError, ImportError) as err:
+            hint = _PROVIDER_HINTS.get(protocol, "the Airflow provider that supplies it")
+            raise CopernicaConfigError(
+                f"No storage is available for scheme {protocol!r} (output_uri "
+                f"{str(location.source)!r}): {err}. Install {hint}, or attach an fsspec "
+                f"filesystem with airflow.sdk.io.attach({protocol!r}, fs=...). Built-in: plain "
+                "paths and file://."
+            ) from None
+        self.path = location.path
+        self.uri = location.uri
+        self.parent = self.path.rsplit("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    def sibling(self, name: str) -> str:
+        return f"{self.parent}/{name}"
+
+    def check(self) -> None:
+        try:
+            is_dir = self.fs.isdir(self.path)
+        except Exception as err:  # any storage error here means "cannot write there"
+            raise CopernicaConfigError(
+                f"output_uri {self.uri} is not reachable: {type(err).__name__}: {err}"
+            ) from None
+        if is_dir:
+            raise CopernicaConfigError(f"output_uri {self.uri} is a directory, not a file")
+
+    def open_temporary(self, path: str) -> BinaryIO:
+        return self.fs.open(path, "wb")  # type: ignore[no-any-return]
+
+    def commit(self, file: BinaryIO, temporary: str) -> None:
+        file.close()
+        self.fs.mv(temporary, self.path)
+        self.fs.invalidate_cache(self.parent)
+
+    def remove(self, path: str) -> bool:
+        try:
+            if not self.fs.exists(path):
+                return False
+            self.fs.rm(path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def list(self) -> list[str]:
+        self.fs.invalidate_cache(self.parent)
+        try:
+            return [str(p) for p in self.fs.ls(self.parent, detail=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def age(self, path: str) -> float | None:
+        try:
+            return time.time() - self.fs.modified(path).timestamp()
+        except Exception:  # vanished meanwhile, or a store without modification times
+            return None
+
+
+# Storage backend per URI scheme; any other scheme goes through fsspec. A backend that needs
+# more than fsspec gives (e.g. aborting multipart uploads) is one class plus one entry here.
+STORAGE_BACKENDS: dict[str, Callable[[_Location], Storage]] = dict.fromkeys(
+    _LOCAL_PROTOCOLS, LocalStorage
+)
+
+
+def open_storage(uri: str | ObjectStoragePath, conn_id: str | None = None) -> Storage:
+    """The :class:`Storage` backend for ``uri`` (nothing is created or checked yet)."""
+    location = _locate(uri, conn_id)
+    return STORAGE_BACKENDS.get(location.protocol, FsspecStorage)(location)
 
 
 def check_output_uri(
@@ -198,51 +318,26 @@ def check_output_uri(
     """Validate an output URI (and optionally a file format) before any API call.
 
     Raises :class:`CopernicaConfigError` for an unknown or uninstalled scheme, a directory,
-    or a local path whose parent cannot be created (e.g. it lies under a file). Creates
-    nothing. Returns the normalised URI (``file:///abs/path`` for local paths).
+    a ``..`` segment, or a local path whose parent cannot be created (e.g. it lies under a
+    file). Creates nothing. Returns :func:`canonical_output_uri` of ``uri``.
     """
     if file_format is not None:
         check_file_format(file_format)
-    target = _resolve(uri, conn_id)
-    _check_target(target)
-    return target.uri
+    storage = open_storage(uri, conn_id)
+    storage.check()
+    return storage.uri
 
 
-def _modified(target: _Target, path: str) -> float | None:
-    """Last modification time, or None when unknown (the object is then kept)."""
-    try:
-        if target.local:
-            return os.stat(path).st_mtime
-        assert target.fs is not None
-        return target.fs.modified(path).timestamp()
-    except Exception:  # vanished meanwhile, or a store without modification times
-        return None
-
-
-def _remove_stale(target: _Target, older_than_seconds: float) -> list[str]:
-    prefix = temporary_name(target.name, "")
-    cutoff = time.time() - older_than_seconds
+def _remove_stale(storage: Storage, older_than_seconds: float) -> list[str]:
+    prefix = temporary_name(storage.name, "")
     removed: list[str] = []
-    try:
-        if target.local:
-            paths = [e.path for e in os.scandir(target.parent)]
-        else:
-            assert target.fs is not None
-            target.fs.invalidate_cache(target.parent)
-            paths = target.fs.ls(target.parent, detail=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return removed
-    for path in paths:
+    for path in storage.list():
         if not path.rstrip("/").rsplit("/", 1)[-1].startswith(prefix):
             continue
-        modified = _modified(target, path)
-        if modified is None or modified > cutoff:
+        age = storage.age(path)
+        if age is None or age < older_than_seconds:
             continue
-        with contextlib.suppress(FileNotFoundError):
-            if target.local:
-                os.remove(path)
-            else:
-                target.fs.rm(path)  # type: ignore[union-attr]
+        if storage.remove(path):
             removed.append(path)
     return removed
 
@@ -259,10 +354,21 @@ def remove_stale_temporaries(
     not modified for ``older_than_seconds`` are removed, so a concurrent live writer is safe.
     :func:`open_writer` calls this (with :data:`STALE_TEMPORARY_SECONDS`) before each write.
     """
-    return _remove_stale(_resolve(uri, conn_id), older_than_seconds)
+    return _remove_stale(open_storage(uri, conn_id), older_than_seconds)
 
 
 # --- formats ----------------------------------------------------------------------------
+
+
+def _pyarrow() -> Any:
+    try:
+        import pyarrow
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        raise CopernicaConfigError(
+            "file_format='parquet' needs pyarrow: pip install 'airflow-provider-copernica[parquet]'"
+        ) from None
+    return pyarrow
 
 
 def _json_default(value: Any) -> Any:
@@ -486,11 +592,43 @@ class _ParquetFormat:
             self._writer.close()
 
 
-_FORMATS: dict[str, Callable[[Sequence[Column], int], _Format]] = {
-    "jsonl": lambda columns, _: _JsonlFormat(columns),
-    "csv": lambda columns, _: _CsvFormat(columns),
-    "parquet": _ParquetFormat,
+@dataclass(frozen=True)
+class FileFormat:
+    """One output format: its name (``file_format=``), file extension and encoder.
+
+    ``requires`` is called before anything is written; it raises
+    :class:`CopernicaConfigError` naming the extra to install when a dependency is missing.
+    Adding a format is one encoder class (``start``/``write``/``finish``/``discard``) plus one
+    entry in :data:`FORMATS`.
+    """
+
+    name: str
+    extension: str
+    encoder: Callable[[Sequence[Column], int], _Format]  # (columns, parquet row group rows)
+    requires: Callable[[], object] | None = None
+
+
+FORMATS: dict[str, FileFormat] = {
+    f.name: f
+    for f in (
+        FileFormat("jsonl", ".jsonl", lambda columns, _: _JsonlFormat(columns)),
+        FileFormat("csv", ".csv", lambda columns, _: _CsvFormat(columns)),
+        FileFormat("parquet", ".parquet", _ParquetFormat, requires=_pyarrow),
+    )
 }
+FILE_FORMATS = tuple(FORMATS)  # the valid ``file_format`` values, in documentation order
+
+
+def check_file_format(file_format: str) -> str:
+    """Validate ``file_format`` (and that pyarrow is installed for parquet); return it."""
+    if file_format not in FILE_FORMATS:
+        raise CopernicaConfigError(
+            f"Unknown file_format {file_format!r}; valid formats: {', '.join(FILE_FORMATS)}"
+        )
+    requires = FORMATS[file_format].requires
+    if requires is not None:
+        requires()
+    return file_format
 
 
 # --- the writer -------------------------------------------------------------------------
@@ -503,19 +641,14 @@ class RecordWriter:
     leaving it with an exception aborts. ``rows_written`` counts the rows written so far.
     """
 
-    def __init__(self, target: _Target, file_format: str, fmt: _Format) -> None:
+    def __init__(self, storage: Storage, file_format: str, fmt: _Format) -> None:
         self.file_format = file_format
         self.rows_written = 0
-        self._target = target
+        self._storage = storage
         self._fmt = fmt
-        self._temporary = target.sibling(temporary_name(target.name))
+        self._temporary = storage.sibling(temporary_name(storage.name))
         self._state = "open"
-        if target.local:
-            os.makedirs(target.parent, exist_ok=True)
-            self._file: Any = open(self._temporary, "xb", buffering=_LOCAL_BUFFER_BYTES)  # noqa: SIM115
-        else:
-            assert target.fs is not None
-            self._file = target.fs.open(self._temporary, "wb")
+        self._file = storage.open_temporary(self._temporary)
         try:
             fmt.start(self._file)
         except BaseException:
@@ -525,7 +658,7 @@ class RecordWriter:
     @property
     def uri(self) -> str:
         """The final URI (``file:///...`` for local paths)."""
-        return self._target.uri
+        return self._storage.uri
 
     @property
     def temporary_path(self) -> str:
@@ -543,25 +676,14 @@ class RecordWriter:
         """Finish the file and atomically move it onto the final path; return its URI."""
         if self._state != "open":
             raise CopernicaError(f"Cannot commit: the writer for {self.uri} is {self._state}")
-        target = self._target
         try:
             self._fmt.finish()
-            if target.local:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
-                os.replace(self._temporary, target.path)
-                _fsync_directory(target.parent)
-            else:
-                assert target.fs is not None
-                self._file.close()
-                target.fs.mv(self._temporary, target.path)
-                target.fs.invalidate_cache(target.parent)
+            self._storage.commit(self._file, self._temporary)
         except BaseException:
             self.abort()
             raise
         self._state = "committed"
-        return target.uri
+        return self.uri
 
     def abort(self) -> None:
         """Discard the temporary object; the final path keeps its previous content."""
@@ -572,11 +694,7 @@ class RecordWriter:
             self._fmt.discard()
         with contextlib.suppress(Exception):
             self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            if self._target.local:
-                os.remove(self._temporary)
-            elif self._target.fs is not None and self._target.fs.exists(self._temporary):
-                self._target.fs.rm(self._temporary)
+        self._storage.remove(self._temporary)
 
     def __enter__(self) -> RecordWriter:
         return self
@@ -619,7 +737,8 @@ def open_writer(
         raise CopernicaConfigError(f"Duplicate output columns: {', '.join(duplicates)}")
     if row_group_rows < 1:
         raise CopernicaConfigError(f"row_group_rows must be >= 1, got {row_group_rows!r}")
-    target = _resolve(uri, conn_id)
-    _check_target(target)
-    _remove_stale(target, STALE_TEMPORARY_SECONDS)
-    return RecordWriter(target, file_format, _FORMATS[file_format](columns, row_group_rows))
+    storage = open_storage(uri, conn_id)
+    storage.check()
+    _remove_stale(storage, STALE_TEMPORARY_SECONDS)
+    encoder = FORMATS[file_format].encoder(columns, row_group_rows)
+    return RecordWriter(storage, file_format, encoder)

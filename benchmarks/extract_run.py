@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_copernica.testing import make_context
+
 # Wide enough for every record the sandbox seeds; the half-open window is still applied.
 WINDOW = (datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc))
 
@@ -25,18 +27,6 @@ class OperatorRun:
     cpu_seconds: float  # this process's CPU (all threads); the sandbox runs elsewhere
     result: dict[str, Any]
     path: Path
-
-
-def make_context(start: datetime, end: datetime, run_id: str = "bench") -> dict[str, Any]:
-    import pendulum
-
-    return {
-        "data_interval_start": pendulum.instance(start),
-        "data_interval_end": pendulum.instance(end),
-        "logical_date": pendulum.instance(start),
-        "run_id": run_id,
-        "params": {},
-    }
 
 
 def run_operator(
@@ -59,7 +49,7 @@ def run_operator(
         allow_empty=False,
         **kwargs,
     )
-    context = make_context(*window)
+    context = make_context(*window, run_id="bench")
     start, cpu = time.perf_counter(), time.process_time()
     result = operator.execute(context)  # type: ignore[arg-type]
     return OperatorRun(time.perf_counter() - start, time.process_time() - cpu, result, out_path)

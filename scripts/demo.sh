@@ -15,7 +15,9 @@ DEMO="$ROOT/.demo"
 BIN="${VENV_BIN:-$ROOT/.venv/bin}"
 PY="$BIN/python"
 DAG_ID="copernica_daily_sync"
+ASSET_DAG_ID="copernica_profiles_landed" # scheduled on the profiles asset of $DAG_ID
 DAYS="${DEMO_DAYS:-7}"
+SLOW_STEP_SECONDS="${DEMO_SLOW_STEP_SECONDS:-15}"
 export AIRFLOW_HOME="$DEMO/airflow"
 export PATH="$BIN:$PATH" # `airflow standalone` starts its components as `airflow ...`
 
@@ -23,6 +25,12 @@ say() { printf '%s\n' "demo: $*"; }
 die() {
     printf '%s\n' "demo: ERROR: $*" >&2
     exit 1
+}
+
+now() { date +%s.%N; }
+
+elapsed() { # elapsed FROM [TO]: seconds between two `now` stamps, one decimal
+    awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.1f", b - a }'
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -66,8 +74,8 @@ stop() {
 }
 
 start() {
-    local t0 sandbox_port api_port conn
-    t0="$(date +%s)"
+    local sandbox_port api_port conn
+    T0="$(now)"
     [[ -x "$BIN/airflow" && -x "$BIN/copernica" ]] || die "no $BIN/airflow: run 'make demo' (it installs .venv first)"
     mkdir -p "$DEMO" "$AIRFLOW_HOME"
     stop_one airflow # a previous demo: restart cleanly, keep its database and files
@@ -76,19 +84,11 @@ start() {
     sandbox_port="$(pick_port "${COPERNICA_SANDBOX_PORT:-8900}" "Copernica sandbox" COPERNICA_SANDBOX_PORT)"
     api_port="$(pick_port "${AIRFLOW_PORT:-8080}" "Airflow UI/API server" AIRFLOW_PORT)"
 
-    say "starting the Copernica sandbox on 127.0.0.1:$sandbox_port (log: .demo/sandbox.log)"
+    say "[$(elapsed "$T0")s] starting the Copernica sandbox on 127.0.0.1:$sandbox_port (log: .demo/sandbox.log)"
     setsid "$BIN/copernica" sandbox --port "$sandbox_port" >"$DEMO/sandbox.log" 2>&1 &
     echo $! >"$DEMO/sandbox.pid"
-    for _ in $(seq 1 120); do
-        grep -q '^AIRFLOW_CONN_COPERNICA_DEFAULT=' "$DEMO/sandbox.log" 2>/dev/null && break
-        kill -0 "$(cat "$DEMO/sandbox.pid")" 2>/dev/null || die "the sandbox did not start: $(tail -5 "$DEMO/sandbox.log")"
-        sleep 0.5
-    done
-    conn="$(sed -n "s/^AIRFLOW_CONN_COPERNICA_DEFAULT='\(.*\)'$/\1/p" "$DEMO/sandbox.log")"
-    [[ -n "$conn" ]] || die "the sandbox did not print its connection: see .demo/sandbox.log"
 
     # Settings for every Airflow process started from here (nothing is written to airflow.cfg).
-    export AIRFLOW_CONN_COPERNICA_DEFAULT="$conn"
     export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
     export AIRFLOW__CORE__LOAD_EXAMPLES=False
     export AIRFLOW__CORE__EXECUTOR=LocalExecutor
@@ -107,38 +107,121 @@ start() {
 
     export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60 # a busy laptop can be slower than 5 s
     # The backfill's runs exist before the scheduler starts, so the first tasks can start
-    # before the api-server listens: let them wait for it (exponential, 1 s .. 90 s) instead
-    # of failing after Airflow's default 5 attempts.
-    export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=12
+    # before the api-server listens: let them wait for it instead of failing after Airflow's
+    # default 5 attempts.
+    # Waits of at most 2 s: a task then starts within 2 s of the api-server answering.
+    export AIRFLOW__WORKERS__EXECUTION_API_RETRIES=90
+    export AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX=2
 
-    say "preparing the Airflow database in .demo/airflow (log: .demo/migrate.log)"
-    airflow db migrate >"$DEMO/migrate.log" 2>&1 || die "airflow db migrate failed: see .demo/migrate.log"
-    "$PY" -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL')" \
-        "$AIRFLOW_HOME/airflow.db"
-
-    # Runs are created before the scheduler starts: SQLite copes badly with the CLI and the
-    # scheduler writing the same new runs at once.
     local first last
     first="$("$PY" -c 'import datetime as d, sys; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=int(sys.argv[1])))' "$DAYS")"
     last="$("$PY" -c 'import datetime as d; print(d.datetime.now(d.timezone.utc).date() - d.timedelta(days=1))')"
-    say "registering the example DAGs and queueing the backfill (log: .demo/cli.log)"
-    airflow dags reserialize >"$DEMO/cli.log" 2>&1 || die "airflow dags reserialize failed: see .demo/cli.log"
-    say "\$ airflow dags unpause $DAG_ID"
-    airflow dags unpause "$DAG_ID" >>"$DEMO/cli.log" 2>&1 || die "unpause failed: see .demo/cli.log"
-    # `completed`: a second `make demo` runs the same days again and replaces their files.
-    say "\$ airflow backfill create --dag-id $DAG_ID --from-date $first --to-date $last --reprocess-behavior completed"
-    if ! airflow backfill create --dag-id "$DAG_ID" --from-date "$first" --to-date "$last" \
-        --reprocess-behavior completed >>"$DEMO/cli.log" 2>&1; then
-        grep -q "Another backfill is running" "$DEMO/cli.log" ||
-            die "airflow backfill create failed: see .demo/cli.log"
-        say "the backfill of the previous demo is still active: it carries on"
-    fi
 
-    say "starting airflow standalone: scheduler, dag-processor, triggerer, api-server (log: .demo/airflow.log)"
-    setsid airflow standalone >"$DEMO/airflow.log" 2>&1 &
-    echo $! >"$DEMO/airflow.pid"
+    # One Python process starts `airflow standalone` (which migrates the database) and, while
+    # its components start, runs the setup as plain `airflow ...` commands in-process (each
+    # `airflow` process would spend seconds importing Airflow again): the connection, the DAGs,
+    # the backfill's runs, then the unpause that lets the scheduler run them. Each step timed.
+    : >"$DEMO/cli.log"
+    DEMO_T0="$T0" DEMO_SLOW="$SLOW_STEP_SECONDS" "$PY" - "$DEMO" "$DAG_ID" "$ASSET_DAG_ID" "$first" "$last" \
+        3>&1 >>"$DEMO/cli.log" 2>&1 <<'PYEOF' || die "preparing Airflow failed: see .demo/cli.log"
+import contextlib, json, os, sqlite3, subprocess, sys, time
+from pathlib import Path
 
-    DEMO_T0="$t0" DEMO_FIRST="$first" DEMO_DAYS="$DAYS" DAG_ID="$DAG_ID" API_PORT="$api_port" "$PY" - <<'PYEOF'
+demo, dag_id, asset_dag_id, first, last = sys.argv[1:]
+t0, slow = float(os.environ["DEMO_T0"]), float(os.environ["DEMO_SLOW"])
+terminal = os.fdopen(3, "w")
+
+
+def say(text):
+    print(f"demo: {text}", file=terminal, flush=True)
+
+
+@contextlib.contextmanager
+def step(label):
+    started = time.time()
+    say(f"[{started - t0:.1f}s] {label}")
+    print(f"\n=== {label}", flush=True)
+    yield
+    took = time.time() - started
+    if took > slow:
+        say(f"  SLOW: this step took {took:.1f}s (over {slow:.0f}s; is the machine busy?)")
+    else:
+        say(f"  done in {took:.1f}s")
+
+
+def airflow(*argv):
+    """`airflow <argv>`, in this process (the same parser and command as the CLI)."""
+    print(f"$ airflow {' '.join(argv)}", flush=True)
+    args = parser.parse_args(list(argv))
+    args.func(args)
+
+
+# `airflow standalone` first: it migrates the database itself, then starts its components;
+# its api-server is the slowest to come up, and the first task needs it.
+home = Path(os.environ["AIRFLOW_HOME"])
+with sqlite3.connect(home / "airflow.db") as db:
+    db.execute("PRAGMA journal_mode=WAL")  # kept in the file: readers never block the writer
+say(f"[{time.time() - t0:.1f}s] starting airflow standalone: scheduler, dag-processor, triggerer, "
+    "api-server (log: .demo/airflow.log)")
+airflow_log = Path(demo) / "airflow.log"
+with open(airflow_log, "wb") as out:
+    standalone = subprocess.Popen(["airflow", "standalone"], stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+(Path(demo) / "airflow.pid").write_text(f"{standalone.pid}\n")
+
+with step("loading Airflow for the setup commands"):
+    from airflow.cli import cli_parser
+
+    parser = cli_parser.get_parser()
+with step("waiting for airflow standalone to migrate the database (airflow db migrate)"):
+    while "standalone | Database ready" not in airflow_log.read_text(errors="replace"):
+        if standalone.poll() is not None:
+            sys.exit("airflow standalone exited: see .demo/airflow.log")
+        time.sleep(0.2)
+
+# Written now, before the scheduler's first loop: the runs exist when it starts, and nothing
+# competes for SQLite's lock.
+# The sandbox prints its connection once it listens (it started at the same time as this).
+log = Path(demo) / "sandbox.log"
+with step("$ airflow connections import --overwrite  (copernica_default -> the sandbox)"):
+    for _ in range(240):
+        line = next((l for l in log.read_text().splitlines() if l.startswith("AIRFLOW_CONN_COPERNICA_DEFAULT=")), None)
+        if line:
+            break
+        time.sleep(0.25)
+    else:
+        sys.exit("the sandbox did not print its connection: see .demo/sandbox.log")
+    conn = json.loads(line.split("=", 1)[1].strip("'"))
+    conn["extra"] = json.dumps(conn.get("extra") or {})
+    path = Path(demo) / "connection.json"  # holds the sandbox's token: removed at once
+    path.write_text(json.dumps({"copernica_default": conn}))
+    try:
+        airflow("connections", "import", "--overwrite", str(path))
+    finally:
+        path.unlink()
+with step("registering the example DAGs (airflow dags reserialize)"):
+    airflow("dags", "reserialize")
+# `completed`: a second `make demo` runs the same days again and replaces their files. The
+# DAG is unpaused only afterwards, so the scheduler creates no run of its own while these are
+# written (concurrent dag_run writes can crash Airflow 3.3.2's scheduler on SQLite).
+with step(f"$ airflow backfill create --dag-id {dag_id} --from-date {first} --to-date {last} --reprocess-behavior completed"):
+    try:
+        airflow("backfill", "create", "--dag-id", dag_id, "--from-date", first, "--to-date", last,
+                "--reprocess-behavior", "completed")
+    except Exception as exc:
+        if "Another backfill is running" not in str(exc):
+            raise
+        say("the backfill of the previous demo is still active: it carries on")
+with step(f"$ airflow dags unpause {asset_dag_id}; airflow dags unpause {dag_id}"):
+    airflow("dags", "unpause", asset_dag_id)
+    airflow("dags", "unpause", dag_id)
+sys.stdout.flush()
+terminal.flush()
+os._exit(0)  # skip the interpreter's slow teardown; nothing is left to flush
+PYEOF
+    kill -0 "$(cat "$DEMO/sandbox.pid")" 2>/dev/null || die "the sandbox did not start: $(tail -5 "$DEMO/sandbox.log")"
+
+    DEMO_T0="$T0" ASSET_DAG_ID="$ASSET_DAG_ID" DEMO_FIRST="$first" DEMO_DAYS="$DAYS" DAG_ID="$DAG_ID" API_PORT="$api_port" "$PY" - <<'PYEOF'
 import json, os, sys, time, urllib.error, urllib.request
 from datetime import date, timedelta
 from pathlib import Path
@@ -190,33 +273,8 @@ def healthy():
     return all(health.get(p, {}).get("status") == "healthy" for p in ("scheduler", "triggerer", "dag_processor"))
 
 
-def store_connection():
-    """Also keep copernica_default in the database, so the UI lists it (with its Test button).
-    The tasks read the environment variable, which Airflow looks at first."""
-    conn = json.loads(os.environ["AIRFLOW_CONN_COPERNICA_DEFAULT"])
-    body = {"connection_id": "copernica_default", "conn_type": conn["conn_type"],
-            "host": conn["host"], "password": conn["password"], "extra": json.dumps(conn["extra"])}
-    try:
-        api("POST", "connections", body)
-    except urllib.error.HTTPError as exc:
-        if exc.code != 409:
-            raise
-        api("PATCH", "connections/copernica_default", body)
-
-
 wait("Airflow to be up", healthy, 600)
-wait(f"the DAG {dag_id} to be parsed", lambda: api("GET", f"dags/{dag_id}"), 300)
-say(f"Airflow is up ({time.time() - t0:.0f}s)")
-error = None
-for attempt in range(3):  # the api-server may answer 500 while SQLite is busy
-    try:
-        store_connection()
-        break
-    except Exception as exc:  # only a convenience for the UI: the tasks use the environment
-        error = exc
-        time.sleep(3)
-else:
-    say(f"could not store copernica_default for the UI ({error}); carrying on")
+say(f"[{time.time() - t0:.1f}s] Airflow is up (scheduler, triggerer and dag-processor healthy)")
 first = date.fromisoformat(os.environ["DEMO_FIRST"])
 last = first + timedelta(days=days - 1)
 wanted = {(first + timedelta(days=k)).isoformat() for k in range(days)}
@@ -224,12 +282,18 @@ out = home / "data" / "copernica" / dag_id
 first_file = None
 
 
+def landed():
+    """Seconds from the start to the first file this demo wrote (its mtime), or None."""
+    stamps = [p.stat().st_mtime for p in out.rglob("*.jsonl") if p.stat().st_mtime >= t0]
+    return min(stamps) - t0 if stamps else None
+
+
 def done():
     global first_file
     if first_file is None and out.exists():
-        if any(p.stat().st_mtime >= t0 for p in out.rglob("*.jsonl")):
-            first_file = time.time() - t0
-            say(f"first file landed {first_file:.0f}s after `make demo` started")
+        first_file = landed()
+        if first_file is not None:
+            say(f"[{time.time() - t0:.1f}s] first file landed {first_file:.1f}s after `make demo` started")
     runs = [r for r in api("GET", f"dags/{dag_id}/dagRuns?limit=100")["dag_runs"]
             if (r.get("data_interval_start") or "")[:10] in wanted]
     latest = {}  # a day can have an older run (the scheduler's) and a newer one (the backfill's)
@@ -242,6 +306,7 @@ def done():
 
 
 runs = wait(f"the {days} runs of {dag_id}", done, 1800)
+say(f"[{time.time() - t0:.1f}s] all {days} runs finished")
 print()
 say(f"runs of {dag_id} ({first} .. {last}, one per UTC day):")
 for day in sorted(runs):
@@ -255,8 +320,35 @@ for path in sorted(out.rglob("*.jsonl")):
     total += rows
     print(f"  {path.relative_to(out)}  {rows} rows")
 print(f"  total: {total} rows")
+asset_dag = os.environ["ASSET_DAG_ID"]
+
+
+def asset_runs():
+    """The asset-triggered runs, once every asset event of the backfill was consumed."""
+    assets = api("GET", "assets?limit=100")["assets"]
+    profiles = [a for a in assets if a["uri"].endswith("/copernica_daily_sync/profiles?dataset=profiles")]
+    if not profiles:
+        return None
+    queued = api("GET", f"dags/{asset_dag}/assets/queuedEvents")["queued_events"]
+    runs = api("GET", f"dags/{asset_dag}/dagRuns?limit=100")["dag_runs"]
+    if queued or not runs or any(r["state"] not in ("success", "failed") for r in runs):
+        return None
+    return runs
+
+
+print()
+downstream = wait(f"the asset-triggered runs of {asset_dag}", asset_runs, 300)
+say(f"assets (Airflow > Assets), each with the events of this demo's runs:")
+for asset in api("GET", "assets?limit=100")["assets"]:
+    if "/copernica_daily_sync/" not in asset["uri"]:
+        continue
+    events = api("GET", f"assets/events?asset_id={asset['id']}&limit=100&order_by=-timestamp")["asset_events"]
+    latest = events[0]["extra"] if events else {}
+    print(f"  {asset['uri']}  {len(events)} event(s); latest extra: {json.dumps(latest)}")
+say(f"{asset_dag} (schedule=[the profiles asset]) ran {len(downstream)} time(s): "
+    + ", ".join(f"{r['dag_run_id']} {r['state']}" for r in downstream))
 if first_file is not None:
-    say(f"time to first landed file: {first_file:.0f}s")
+    say(f"time to first landed file: {first_file:.1f}s (the README promises about 60 s)")
 failed = [d for d, r in runs.items() if r["state"] != "success"]
 if failed:
     say(f"WARNING: failed runs for {', '.join(sorted(failed))}: open them in the UI to see the logs")
@@ -269,7 +361,7 @@ demo: files:       $AIRFLOW_HOME/data/copernica/$DAG_ID/<dataset>/<start>_<end>.
 demo: connection:  copernica_default points at the sandbox (Admin > Connections; the Test button works)
 demo: logs:        .demo/airflow.log, .demo/sandbox.log
 demo: stop with:   make demo-stop
-demo: total time:  $(($(date +%s) - t0))s
+demo: total time:  $(elapsed "$T0")s
 EOF
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shlex
 import socket
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ EXPECTED_DAGS = {
     "copernica_sensor_gated",
     "copernica_restatement",
     "copernica_lifetime_statistics",
+    "copernica_profiles_landed",
 }
 
 
@@ -81,7 +83,10 @@ def test_no_import_errors_and_every_example_present(dagbag: Any) -> None:
 
 def test_scheduled_dags_have_real_contiguous_data_intervals(dagbag: Any) -> None:
     scheduled = [d for d in dagbag.dags.values() if _core_timetable(d).periodic]
-    assert {d.dag_id for d in scheduled} == EXPECTED_DAGS - {"copernica_preview"}
+    assert {d.dag_id for d in scheduled} == EXPECTED_DAGS - {
+        "copernica_preview",
+        "copernica_profiles_landed",  # scheduled on an asset, not on time
+    }
     for dag in scheduled:
         intervals = _first_intervals(dag, 3, dag.start_date)
         for (start, end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
@@ -205,3 +210,46 @@ def test_sensor_dag_defers_then_extracts(dagbag: Any) -> None:
     sensor = dag.get_task("wait_for_profiles")
     assert sensor.deferrable is True
     assert [t.task_id for t in sensor.downstream_list] == ["extract_profiles"]
+
+
+def test_asset_scheduled_dag_runs_on_the_asset_the_daily_sync_declares(dagbag: Any) -> None:
+    from airflow.serialization.definitions.assets import SerializedAsset
+
+    downstream = dagbag.dags["copernica_profiles_landed"]
+    timetable = _core_timetable(downstream)
+    assert type(timetable).__name__ == "AssetTriggeredTimetable"
+    [asset] = [a for _, a in timetable.asset_condition.iter_assets()]
+    assert isinstance(asset, SerializedAsset)
+    home = Path(os.environ["AIRFLOW_HOME"]).absolute()
+    uri = f"{home.as_uri()}/data/copernica/copernica_daily_sync/profiles?dataset=profiles"
+    assert (asset.name, asset.uri) == (uri, uri)
+
+    upstream = dagbag.dags["copernica_daily_sync"]
+    outlets = {t.task_id: [(o.name, o.uri) for o in t.outlets] for t in upstream.tasks}
+    assert outlets == {
+        "extract_profiles": [(uri, uri)],
+        "extract_clicks": [(uri.replace("profiles", "clicks"),) * 2],
+    }
+
+
+def test_every_unmapped_extraction_declares_one_asset_of_its_own(dagbag: Any) -> None:
+    from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
+
+    seen: dict[str, str] = {}
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if not isinstance(task, CopernicaToStorageOperator):
+                continue  # the hourly DAG's mapped task: created at run time only
+            [asset] = task.outlets
+            assert asset == task.output_asset
+            assert asset.uri not in seen, f"{dag.dag_id}.{task.task_id} shares {seen[asset.uri]}"
+            seen[asset.uri] = f"{dag.dag_id}.{task.task_id}"
+    assert sorted(seen.values()) == [
+        "copernica_amsterdam_morning.extract_emailings",
+        "copernica_backfill.extract_profiles",
+        "copernica_daily_sync.extract_clicks",
+        "copernica_daily_sync.extract_profiles",
+        "copernica_lifetime_statistics.emailing_lifetime_statistics",
+        "copernica_restatement.clicks",
+        "copernica_sensor_gated.extract_profiles",
+    ]

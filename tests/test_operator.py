@@ -328,3 +328,105 @@ def test_comma_separated_fields_are_checked_at_parse_time_like_the_engine_reads_
     assert op.fields == "id, timestamp"
     with pytest.raises(CopernicaConfigError, match="nope"):
         CopernicaToStorageOperator(task_id="bad", dataset="clicks", fields="id,nope")
+
+
+# -- assets: one stable asset per dataset and location, an event with the file's facts ----
+
+
+@pytest.mark.parametrize(
+    ("output_uri", "expected"),
+    [
+        ("/data/out.jsonl", "file:///data/out.jsonl"),
+        ("s3://lake/copernica/{{ ds }}/p.jsonl", "s3://lake/copernica?dataset=profiles"),
+        ("s3://lake/copernica/p_{{ ds }}.jsonl", "s3://lake/copernica?dataset=profiles"),
+        ("s3://lake/{{ ds }}.jsonl", "s3://lake/?dataset=profiles"),
+        ("/data/{{ ds }}/p.jsonl", "file:///data?dataset=profiles"),
+        ("/{{ ds }}.jsonl", "file:///?dataset=profiles"),
+        ("s3://{{ var.value.bucket }}/p.jsonl", "x-copernica://sync/t?dataset=profiles"),
+        ("{{ params.uri }}", "x-copernica://sync/t?dataset=profiles"),
+        (None, "{home}/data/copernica/sync/profiles?dataset=profiles"),
+    ],
+)
+def test_the_asset_is_named_at_parse_time_by_the_documented_rule(
+    output_uri: str | None, expected: str
+) -> None:
+    from airflow.sdk import DAG
+
+    home = Path(os.environ["AIRFLOW_HOME"]).absolute().as_uri()
+    with DAG("sync", schedule=None):
+        op = CopernicaToStorageOperator(
+            task_id="t",
+            dataset="profiles",
+            dataset_options={"database_id": 7616},
+            output_uri=output_uri,
+        )
+    [asset] = op.outlets
+    assert asset is op.output_asset
+    assert asset.uri == asset.name == expected.format(home=home)
+
+
+def test_asset_event_extra_carries_the_file_rows_and_interval(
+    sandbox: Any, copernica_conn: str, tmp_path: Path
+) -> None:
+    from airflow.sdk import DAG
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    with DAG("sync", schedule=None):
+        op = CopernicaToStorageOperator(
+            task_id="t",
+            dataset="clicks",
+            dataset_options={"product": "html"},
+            output_uri=str(tmp_path) + "/{{ ds_nodash }}/clicks.jsonl",
+            outlets=[],
+        )
+    assert [a.uri for a in op.outlets] == [f"{tmp_path.as_uri()}?dataset=clicks"]
+    events = OutletEventAccessors()
+    ctx = context(outlet_events=events, ds_nodash="20261025")
+    op.render_template_fields(ctx)
+    result = op.execute(ctx)
+    written = tmp_path / "20261025" / "clicks.jsonl"
+    assert events[op.outlets[0]].extra == {
+        "uri": written.as_uri(),
+        "rows": len(read_jsonl(written)),
+        "dataset": "clicks",
+        "interval_start": "2026-10-24T22:00:00+00:00",
+        "interval_end": "2026-10-25T23:00:00+00:00",
+    }
+    assert result["rows"] == len(expected_ids(sandbox, "clicks", product="html")) > 0
+
+
+@pytest.mark.parametrize("spelling", ["~/exports/x.jsonl", "exports/x.jsonl"])
+def test_home_and_relative_paths_give_one_uri_for_the_asset_and_the_file(
+    sandbox: Any,
+    copernica_conn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    spelling: str,
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    op = CopernicaToStorageOperator(task_id="x", dataset="abuses", output_uri=spelling)
+    result = op.execute(context())
+    written = tmp_path / "exports" / "x.jsonl"
+    assert [a.uri for a in op.outlets] == [result["uri"]] == [written.as_uri()]
+    assert written.exists()
+    assert not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("output_uri", ["/data/../etc/x.jsonl", "/data/../{{ ds }}.jsonl"])
+def test_parent_segments_in_the_fixed_output_uri_fail_when_the_dag_is_parsed(
+    output_uri: str,
+) -> None:
+    with pytest.raises(CopernicaConfigError, match="'..' path segment"):
+        CopernicaToStorageOperator(task_id="p", dataset="clicks", output_uri=output_uri)
+
+
+def test_own_outlets_are_kept_beside_the_output_asset(tmp_path: Path) -> None:
+    from airflow.sdk import Asset
+
+    mine = Asset("s3://warehouse/profiles_table")
+    op = CopernicaToStorageOperator(
+        task_id="o", dataset="clicks", output_uri=str(tmp_path / "c.jsonl"), outlets=[mine]
+    )
+    assert op.outlets == [mine, op.output_asset]
+    assert op.output_asset is not None and op.output_asset.uri == (tmp_path / "c.jsonl").as_uri()

@@ -4,6 +4,7 @@ the run's one, each into its own file, so that a late event converges into its d
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,8 +106,13 @@ def test_each_restated_file_is_exactly_its_interval(
     sandbox: Any, copernica_conn: str, tmp_path: Path
 ) -> None:
     day = pendulum.datetime(2026, 11, 12, tz="UTC")
-    result = run(restating_operator(tmp_path, restate_intervals=3), run_context(day))
+    op = restating_operator(tmp_path, restate_intervals=3)
+    events: defaultdict[Any, SimpleNamespace] = defaultdict(SimpleNamespace)
+    result = run(op, run_context(day) | {"outlet_events": events})
     assert len(result["restated"]) == 3
+    # the asset event says which files this run replaced
+    assert events[op.output_asset].extra["restated"] == result["restated"]
+    assert events[op.output_asset].extra["uri"] == result["uri"]
     for entry in [result, *result["restated"]]:
         start = pendulum.parse(entry["interval_start"])
         path = Path(entry["uri"].removeprefix("file://"))

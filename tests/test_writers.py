@@ -20,8 +20,14 @@ from airflow_provider_copernica.exceptions import CopernicaConfigError, Copernic
 from airflow_provider_copernica.schema import Column
 from airflow_provider_copernica.writers import (
     FILE_FORMATS,
+    FORMATS,
+    STORAGE_BACKENDS,
+    FsspecStorage,
+    LocalStorage,
+    canonical_output_uri,
     check_file_format,
     check_output_uri,
+    open_storage,
     open_writer,
     remove_stale_temporaries,
     temporary_name,
@@ -299,6 +305,38 @@ def test_relative_path_resolves_against_cwd(
     assert check_output_uri("sub/out.csv") == f"file://{tmp_path}/sub/out.csv"
     assert write_file("sub/out.csv", "csv", [ROWS]) == f"file://{tmp_path}/sub/out.csv"
     assert (tmp_path / "sub" / "out.csv").exists()
+
+
+def test_home_directory_paths_are_expanded_once_for_every_user_of_the_uri(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    expected = (tmp_path / "x.jsonl").as_uri()
+    assert canonical_output_uri("~/x.jsonl") == check_output_uri("~/x.jsonl") == expected
+    assert write_file("~/x.jsonl", "jsonl", [ROWS]) == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]  # not ./~/x.jsonl
+
+
+@pytest.mark.parametrize(
+    "uri", ["/data/../etc/x.jsonl", "rel/../x.jsonl", "memory://bucket/a/../b.jsonl"]
+)
+def test_parent_segments_are_refused_in_every_spelling(uri: str, memory_fs: Any) -> None:
+    with pytest.raises(CopernicaConfigError, match=r"'\.\.' path segment"):
+        canonical_output_uri(uri)
+    with pytest.raises(CopernicaConfigError, match=r"'\.\.' path segment"):
+        open_writer(uri, "jsonl", COLUMNS)
+
+
+def test_one_table_of_formats_and_one_backend_per_scheme(tmp_path: Path, memory_fs: Any) -> None:
+    assert FILE_FORMATS == tuple(FORMATS) == ("jsonl", "csv", "parquet")
+    assert {f.extension for f in FORMATS.values()} == {".jsonl", ".csv", ".parquet"}
+    assert set(STORAGE_BACKENDS) == {"", "file", "local"}
+    assert isinstance(open_storage(str(tmp_path / "a.csv")), LocalStorage)
+    assert isinstance(open_storage((tmp_path / "a.csv").as_uri()), LocalStorage)
+    remote = open_storage("memory://bucket/a.csv")
+    assert isinstance(remote, FsspecStorage) and remote.fs is memory_fs
+    assert canonical_output_uri("s3://aws_conn@lake/k.parquet") == "s3://lake/k.parquet"
 
 
 # --- non-local storage ------------------------------------------------------------------

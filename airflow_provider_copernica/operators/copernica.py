@@ -3,14 +3,13 @@ window -> engine (``extract.prepare``) -> writer (``writers.open_writer``) -> sm
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator
+from airflow.sdk import BaseOperator
 
+from airflow_provider_copernica.assets import default_output_dir, output_asset
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import (
     check_fields,
@@ -21,10 +20,10 @@ from airflow_provider_copernica.datasets import (
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
 from airflow_provider_copernica.restatement import check_restate_intervals
-from airflow_provider_copernica.writers import check_file_format
+from airflow_provider_copernica.writers import FORMATS, check_file_format
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Asset, Context
 
     from airflow_provider_copernica.windows import Window
 
@@ -33,33 +32,21 @@ def _templated(value: Any) -> bool:
     return "{{" in repr(value) or "{%" in repr(value)
 
 
-def _asset_uri(uri: str) -> str:
-    """Assets need a scheme: a bare local path becomes ``file:///...``."""
-    return uri if "://" in uri else Path(uri).expanduser().absolute().as_uri()
-
-
-def _refuse_parent_segments(uri: str) -> None:
-    # A templated part (e.g. a param typed in the UI) must not climb out of the directory
-    # the DAG author chose.
-    path = uri.split("://", 1)[-1].replace("\\", "/")
-    if ".." in path.split("/"):
-        raise CopernicaConfigError(
-            f"output_uri {uri!r} contains a '..' path segment; give a path without '..'"
-        )
-
-
 class CopernicaToStorageOperator(BaseOperator):
     """Extract one Copernica dataset for the run's data interval into one file.
 
     See the README's Operator section: the window is the run's data interval (or the
     ``date_from``/``date_to`` params of a manual run), the file is written atomically, and
     the return value (XCom) is ``{uri, rows, dataset, interval_start, interval_end,
-    api_calls}``.
+    api_calls}``. Every run emits an event on :attr:`output_asset` (declared as an outlet
+    when the DAG is parsed; see :mod:`airflow_provider_copernica.assets`) whose extra is
+    ``{uri, rows, dataset, interval_start, interval_end}``.
 
     ``restate_intervals=N`` also extracts the ``N`` data intervals before the run's one
     again (README, "Restatement"): each into its own file, ``output_uri`` rendered as a run of
-    that interval would render it, each replaced atomically; XCom then adds ``restated``, a
-    list of ``{uri, rows, interval_start, interval_end}``, and ``api_calls`` counts them all.
+    that interval would render it, each replaced atomically; the XCom and the asset event's
+    extra then add ``restated``, a list of ``{uri, rows, interval_start, interval_end}``, and
+    ``api_calls`` counts them all.
     """
 
     template_fields: Sequence[str] = ("dataset_options", "fields", "output_uri")
@@ -110,9 +97,17 @@ class CopernicaToStorageOperator(BaseOperator):
                 )
         if output_uri is not None and not isinstance(output_uri, str):
             raise CopernicaConfigError(f"output_uri must be a string, got {output_uri!r}")
-        if output_uri and not _templated(output_uri) and "outlets" not in kwargs:
-            kwargs["outlets"] = [Asset(_asset_uri(output_uri))]
         super().__init__(**kwargs)
+        # Named now, without rendering templates, so Airflow registers it with the DAG.
+        self.output_asset: Asset | None = output_asset(
+            dataset,
+            output_uri,
+            dag_id=self.dag_id if self.has_dag() else None,
+            task_id=self.task_id,
+            conn_id=output_conn_id,
+        )
+        if self.output_asset is not None and self.output_asset not in self.outlets:
+            self.outlets = [*self.outlets, self.output_asset]
         self.dataset = dataset
         self.dataset_options = dataset_options
         self.fields = fields
@@ -141,25 +136,23 @@ class CopernicaToStorageOperator(BaseOperator):
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
         from airflow_provider_copernica.windows import compact_utc
 
-        home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
         label = window.label if window is not None else f"snapshot_{compact_utc(at)}"
-        path = home / "data" / "copernica" / self._dag_id(context) / self.dataset
-        return (path / f"{label}.{self.file_format}").absolute().as_uri()
+        directory = default_output_dir(self._dag_id(context), self.dataset)
+        return (directory / f"{label}{FORMATS[self.file_format].extension}").as_uri()
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
         from airflow_provider_copernica.writers import check_output_uri
 
         uri = self.output_uri
-        if uri:  # an unwritable target fails before any API call
-            _refuse_parent_segments(uri)
+        if uri:  # an unwritable target (or a '..' segment) fails before any API call
             check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
         window = self._window(context)
         restated = self._restated_targets(context, window, uri)
         hook = CopernicaHook(self.copernica_conn_id)
-        result = self._extract(context, hook, window, uri)
+        landed = self._extract(context, hook, window, uri)
         if restated:
-            result["restated"] = [
+            landed["restated"] = [
                 {
                     key: value
                     for key, value in self._extract(context, hook, other, other_uri).items()
@@ -167,8 +160,8 @@ class CopernicaToStorageOperator(BaseOperator):
                 }
                 for other, other_uri in restated
             ]
-            result["api_calls"] = hook.api_calls
-        return result
+        self._emit_asset_event(context, landed)
+        return {**landed, "api_calls": hook.api_calls}
 
     def _restated_targets(
         self, context: Context, window: Window | None, uri: str | None
@@ -180,18 +173,15 @@ class CopernicaToStorageOperator(BaseOperator):
 
         if not self.restate_intervals or window is None:
             return []
-        dag = context.get("dag")
+        timetable = getattr(context.get("dag"), "timetable", None)
         targets: list[tuple[Window, str | None]] = []
-        for other in previous_windows(
-            window, self.restate_intervals, getattr(dag, "timetable", None)
-        ):
+        for other in previous_windows(window, self.restate_intervals, timetable):
             other_uri = None
             if self.output_uri_template:
                 rendered = self.render_template(
                     self.output_uri_template, interval_context(context, window, other)
                 )
                 other_uri = str(rendered)
-                _refuse_parent_segments(other_uri)
                 check_output_uri(other_uri, self.output_conn_id, file_format=self.file_format)
             targets.append((other, other_uri))
         uris = [uri, *(u for _, u in targets)]
@@ -206,12 +196,12 @@ class CopernicaToStorageOperator(BaseOperator):
     def _extract(
         self, context: Context, hook: Any, window: Window | None, uri: str | None
     ) -> dict[str, Any]:
-        """One interval into one file (atomically); the small XCom dict."""
+        """One interval into one file (atomically): ``{uri, rows, dataset, interval_start,
+        interval_end}``."""
         from airflow_provider_copernica.extract import prepare
         from airflow_provider_copernica.writers import check_output_uri, open_writer
 
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
-        calls_before = hook.api_calls
         extraction = prepare(
             hook,
             self.dataset,
@@ -249,5 +239,14 @@ class CopernicaToStorageOperator(BaseOperator):
             "dataset": self.dataset,
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
-            "api_calls": hook.api_calls - calls_before,
         }
+
+    def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
+        """Attach ``extra`` to the event Airflow records on :attr:`output_asset` at success."""
+        events = context.get("outlet_events")
+        if self.output_asset is None or events is None:  # e.g. execute() called directly
+            return
+        events[self.output_asset].extra = extra
+        self.log.info(
+            "Asset event on %s: %s rows in %s", self.output_asset.uri, extra["rows"], extra["uri"]
+        )

@@ -2,7 +2,8 @@
 
 Stdlib ``ThreadingHTTPServer`` with HTTP/1.1 keep-alive, one ``sendall`` per response and
 orjson bodies. Routes: ``POST /authenticate`` (access token -> JWT), ``GET /authorize``
-(OAuth consent, auto-approved), ``GET /v4/token`` (code -> access token), ``GET /v4/...``
+(OAuth consent: auto-approved, or refused with ``error=access_denied`` while
+``consent_refused`` is set), ``GET /v4/token`` (code -> access token), ``GET /v4/...``
 (data, Bearer JWT required) and the admin endpoints under ``/_sandbox/``.
 """
 
@@ -215,6 +216,7 @@ class SandboxApp:
         self.key = secrets.token_bytes(32)
         self.tokens: dict[str, str] = {}  # sha256(access token) -> label
         self.oauth_codes: dict[str, tuple[str, str]] = {}
+        self.consent_refused = False  # the consent page plays "the user clicked Deny"
         self.stats = Stats()
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.reset_tokens()
@@ -414,9 +416,13 @@ class SandboxApp:
             raise HTTPError(400, "redirect_uri must be an http(s) URL")
         if not state:
             raise HTTPError(400, "state is required")
+        separator = "&" if "?" in redirect else "?"
+        if self.consent_refused:
+            refusal = {"error": "access_denied", "error_description": "The user refused access"}
+            location = f"{redirect}{separator}{urlencode(refusal | {'state': state})}"
+            return Response(302, b"", content_type="text/plain", headers={"Location": location})
         code = secrets.token_hex(16)
         self.oauth_codes[code] = (SANDBOX_CLIENT_ID, redirect)
-        separator = "&" if "?" in redirect else "?"
         location = f"{redirect}{separator}{urlencode({'code': code, 'state': state})}"
         return Response(302, b"", content_type="text/plain", headers={"Location": location})
 
@@ -453,6 +459,15 @@ class SandboxApp:
             except (ValueError, AttributeError, TypeError) as exc:
                 raise HTTPError(400, f"bad faults request: {exc}") from None
             return Response(200, _dumps({"faults": self.faults.active()}))
+        if action == "consent" and method == "POST":
+            try:
+                answer = orjson.loads(body or b"{}").get("answer")
+            except (ValueError, AttributeError):
+                answer = None
+            if answer not in ("grant", "refuse"):
+                raise HTTPError(400, 'consent answer must be "grant" or "refuse"')
+            self.consent_refused = answer == "refuse"
+            return Response(200, _dumps({"consent": answer}))
         if action == "reset" and method == "POST":
             self.reset()
             return Response(200, _dumps({"reset": True}))
@@ -477,6 +492,7 @@ class SandboxApp:
         raise HTTPError(
             404,
             "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset, "
+            'POST /_sandbox/consent {"answer": "grant"|"refuse"}, '
             'POST /_sandbox/remove {"profiles": [ids], "subprofiles": [ids]}',
         )
 
@@ -484,6 +500,7 @@ class SandboxApp:
         self.faults.reset()
         self.data.reset()
         self.reset_tokens()
+        self.consent_refused = False
         self.stats = Stats()
         self.requests.clear()
 

@@ -10,7 +10,7 @@ Fixtures (names are stable; other browser tests build on them):
     port, Test Connection enabled), stopped after the module: an :class:`ui.AirflowUI` with
     ``url``, ``username``, ``password`` (the generated admin login) and ``airflow``, the
     :class:`e2e.harness.AirflowStandalone` (``cli()``, ``api()``, ``home``, ``log_tail()``).
-``browser`` (session)
+``browser`` (module)
     A Playwright ``Browser`` on ``/usr/bin/chromium`` (headless, never a downloaded browser).
 ``page`` (function)
     A fresh Playwright ``Page`` (own context, 30 s default timeout). A failing test leaves a
@@ -89,9 +89,14 @@ def airflow_ui(
         instance.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Playwright's chromium: Debian's ``/usr/bin/chromium``, headless."""
+    """Playwright's chromium: Debian's ``/usr/bin/chromium``, headless.
+
+    Module-scoped: while Playwright's sync API runs, the main thread has a running event loop,
+    and every later pytest-asyncio test fails ("Runner.run() cannot be called from a running
+    event loop"); closing it after each browser module gives the loop back.
+    """
     _require_chromium()
     from playwright.sync_api import sync_playwright
 

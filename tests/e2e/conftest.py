@@ -18,6 +18,33 @@ EXAMPLE_DAGS = [
     "copernica_sensor_gated",
     "copernica_restatement",
 ]
+ASSET_DAGS = ["copernica_daily_sync", "copernica_profiles_landed"]
+
+
+def _standalone(
+    sandbox: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    overrides: dict[str, str],
+    dag_ids: list[str],
+) -> Iterator[AirflowStandalone]:
+    started = time.monotonic()
+    home: Path = tmp_path_factory.mktemp("airflow-e2e")
+    port = free_port()
+    env = airflow_env(
+        home,
+        port,
+        {"AIRFLOW_CONN_COPERNICA_DEFAULT": json.dumps(sandbox.connection()), **overrides},
+    )
+    instance = AirflowStandalone(home, env, port)
+    try:
+        instance.migrate()
+        instance.start()
+        instance.wait_ready(dag_ids)
+        print(f"\nAirflow ready after {time.monotonic() - started:.1f}s in {home}")
+        yield instance
+    finally:
+        instance.stop()
+        print(f"\nend-to-end module took {time.monotonic() - started:.1f}s (Airflow stopped)")
 
 
 @pytest.fixture(scope="module")
@@ -27,27 +54,20 @@ def airflow(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     Scheduled runs are off (``use_job_schedule=False``): the tests create every run
     themselves (backfills and triggers), so unpausing a catchup DAG adds nothing else.
     """
-    started = time.monotonic()
-    home: Path = tmp_path_factory.mktemp("airflow-e2e")
-    port = free_port()
-    env = airflow_env(
-        home,
-        port,
-        {
-            "AIRFLOW_CONN_COPERNICA_DEFAULT": json.dumps(sandbox.connection()),
-            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            # Not shorter: Airflow 3.3.2 marks a resumed sensor failed when its trigger fires
-            # before the executor has reported the deferring attempt's process as finished.
-            "COPERNICA_EXAMPLE_POKE_INTERVAL": "15",
-        },
-    )
-    instance = AirflowStandalone(home, env, port)
-    try:
-        instance.migrate()
-        instance.start()
-        instance.wait_ready(EXAMPLE_DAGS)
-        print(f"\nAirflow ready after {time.monotonic() - started:.1f}s in {home}")
-        yield instance
-    finally:
-        instance.stop()
-        print(f"\nend-to-end module took {time.monotonic() - started:.1f}s (Airflow stopped)")
+    overrides = {
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        # Not shorter: Airflow 3.3.2 marks a resumed sensor failed when its trigger fires
+        # before the executor has reported the deferring attempt's process as finished.
+        "COPERNICA_EXAMPLE_POKE_INTERVAL": "15",
+    }
+    yield from _standalone(sandbox, tmp_path_factory, overrides, EXAMPLE_DAGS)
+
+
+@pytest.fixture(scope="module")
+def scheduling_airflow(
+    sandbox: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AirflowStandalone]:
+    """Like ``airflow`` but with the scheduler's own run creation on, which asset-triggered
+    runs need (Airflow gates them behind ``use_job_schedule``). Only DAGs without catchup
+    may be unpaused here."""
+    yield from _standalone(sandbox, tmp_path_factory, {}, ASSET_DAGS)

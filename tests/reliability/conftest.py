@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 import pytest
 
+from airflow_provider_copernica.testing import make_context  # noqa: F401  (shared with benchmarks/)
+
 CONN_ID = "copernica_default"
 CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 
@@ -158,18 +160,6 @@ def find_window(
 
 
 # --------------------------------------------------------------------------- operator
-
-
-def make_context(start: datetime, end: datetime, run_id: str = "reliability") -> dict[str, Any]:
-    import pendulum
-
-    return {
-        "data_interval_start": pendulum.instance(start),
-        "data_interval_end": pendulum.instance(end),
-        "logical_date": pendulum.instance(start),
-        "run_id": run_id,
-        "params": {},
-    }
 
 
 def run_operator(context: Mapping[str, Any], **kwargs: Any) -> Any:
