@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_dataset_options(p)
     _add_conn_id(p)
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="Print the catalog as the README's markdown table.",
+    )
     p.set_defaults(handler=_handler(_COMMANDS, "datasets_command"))
 
     p = sub.add_parser(

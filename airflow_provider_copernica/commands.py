@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+from airflow_provider_copernica import catalog
 from airflow_provider_copernica.config import CopernicaSettings
 from airflow_provider_copernica.datasets import DATASETS, Dataset, get_dataset, validate_options
 from airflow_provider_copernica.exceptions import (
@@ -150,7 +151,7 @@ test_connection_command.__test__ = False  # type: ignore[attr-defined]  # not a 
 def _columns(entry: Dataset, options: Mapping[str, Any], conn_id: str) -> list[Column]:
     """The dataset's columns: from the catalog, plus (one call) a database's own fields."""
     if entry.discovery is None:
-        return list(entry.columns_for(options.get("product")))  # no connection needed
+        return list(entry.columns_for(options.get("product"), options))  # no connection needed
     from airflow_provider_copernica.extract import available_columns
 
     return available_columns(_hook(conn_id), entry.name, options)
@@ -196,27 +197,26 @@ def datasets_command(
                 return EXIT_ERROR
             print(format_table(("dataset", "matching columns"), hits), file=out)
             return EXIT_OK
+        if getattr(args, "markdown", False):
+            print(catalog.markdown_table(), file=out)
+            return EXIT_OK
         if not args.dataset:
             if options:
                 raise CopernicaConfigError("--option needs a dataset name")
-            rows = [
-                (
-                    d.name,
-                    ", ".join(d.required_options + (("[product]",) if d.product else ())),
-                    d.interval_filter,
-                    d.description,
-                )
-                for d in DATASETS.values()
-            ]
-            print(
-                format_table(("dataset", "options", "interval filter", "description"), rows),
-                file=out,
-            )
+            for n, (kind, group) in enumerate(catalog.by_kind()):
+                rows = [
+                    (d.name, catalog.options_text(d, values=False), d.interval_filter, d.key)
+                    for d in group
+                ]
+                print(("\n" if n else "") + f"{kind}:", file=out)
+                header = ("dataset", "options", "interval filter", "key")
+                print(format_table(header, rows), file=out)
             return EXIT_OK
         entry = get_dataset(args.dataset)
         columns = _columns(entry, validate_options(entry, options), args.conn_id)
         print(f"{entry.name}: {entry.description}", file=out)
-        print(f"interval filter: {entry.interval_filter}; key: {entry.key}", file=out)
+        print(f"kind: {entry.kind}; options: {catalog.options_text(entry) or 'none'}", file=out)
+        print(f"window: {catalog.window_text(entry)}; key: {entry.key}", file=out)
         print(format_table(("column", "type"), [(c.name, c.type) for c in columns]), file=out)
         return EXIT_OK
 

@@ -47,7 +47,7 @@ def probe_request(
         if not window_style(style).counts_exactly:
             return None  # filters by whole days: its total would count outside the window
         params += window_filter(style, window, settings.tz)[0]
-    params += list(dataset.extra_params)
+    params += dataset.request_params(opts)
     params.append(("limit", "1"))
     return api_path(dataset.path, opts, settings), params
 

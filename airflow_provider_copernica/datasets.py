@@ -22,10 +22,14 @@ from airflow_provider_copernica.window_params import WindowParams
 __all__ = [
     "DATASETS",
     "METADATA_COLUMNS",
+    "KINDS",
+    "Choice",
     "Dataset",
     "Discovery",
+    "Enrich",
     "EventIndex",
     "FanOut",
+    "Nested",
     "WindowParams",
     "WindowStyle",
     "check_fields",
@@ -43,6 +47,9 @@ OPTION_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "database_id": "a positive integer",
         "collection_id": "a positive integer",
+        "view_id": "a positive integer",
+        "miniview_id": "a positive integer",
+        "couponcampaign_id": "a positive integer",
         "product": f"one of {', '.join(PRODUCTS)}",
     }
 )
@@ -90,10 +97,60 @@ class EventIndex:
 
 @dataclass(frozen=True)
 class Discovery:
-    """One call listing a database's/collection's own fields, giving ``fields.<name>`` columns."""
+    """One call listing a database's/collection's own fields, giving ``fields.<name>`` columns.
+
+    With ``lookup`` (e.g. ``view/{view_id}``) one call first reads the owner's id from that
+    object's ``lookup_field`` (a view's ``database``), which fills ``{owner}`` in ``path``."""
 
     path: str
     prefix: str = "fields"
+    lookup: str | None = None
+    lookup_field: str = ""
+
+
+KINDS = ("structure", "profiles", "emailings", "events", "statistics", "logfiles", "selections")
+KINDS += ("other",)
+"""How ``copernica datasets`` and the README group the catalog (``Dataset.kind``)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A dataset option with a fixed set of values, checked before any call. With ``param``
+    the value is sent as that API parameter; without, it switches an :class:`Enrich` on."""
+
+    name: str
+    values: tuple[str, ...]
+    param: str | None = None
+    products: tuple[str, ...] = PRODUCTS
+    """The products it applies to (refused for the others)."""
+    description: str = ""
+
+
+BOOL = ("true", "false")
+
+
+@dataclass(frozen=True)
+class Enrich:
+    """One extra GET per record (``path`` with ``{id}`` = the record's key), whose answer
+    (its ``data`` when it has one, then its ``field`` if given) becomes column ``column``.
+    Billed per record: entries use it for small lists (a view's rules) or behind a
+    :class:`Choice` option named ``option`` (an emailing's name)."""
+
+    column: Column
+    path: str
+    field: str | None = None
+    option: str | None = None
+    products: tuple[str, ...] = PRODUCTS
+
+
+@dataclass(frozen=True)
+class Nested:
+    """The ``nested`` plan: the entry's path lists the top level; every record whose
+    ``has_children`` is true has its children listed at ``children_path`` (``{id}``), and so
+    on down (each level offset paged)."""
+
+    children_path: str
+    has_children: str = "has-children"
 
 
 @dataclass(frozen=True)
@@ -125,6 +182,13 @@ class Dataset:
     discovery: Discovery | None = None
     extra_params: tuple[tuple[str, str], ...] = ()
     """Constant parameters sent with every data request."""
+    kind: str = "other"
+    """The catalog group (one of ``KINDS``)."""
+    products: tuple[str, ...] = PRODUCTS
+    """The products a ``product`` entry serves (the first is the default)."""
+    choices: tuple[Choice, ...] = ()
+    nested: Nested | None = None
+    enrich: tuple[Enrich, ...] = ()
 
     @property
     def snapshot(self) -> bool:
@@ -132,16 +196,45 @@ class Dataset:
 
     @property
     def option_names(self) -> tuple[str, ...]:
-        return self.required_options + (("product",) if self.product else ())
+        product = ("product",) if self.product else ()
+        return self.required_options + product + tuple(c.name for c in self.choices)
 
-    def columns_for(self, product: str | None) -> tuple[Column, ...]:
+    @property
+    def default_product(self) -> str | None:
+        return self.products[0] if self.product else None
+
+    def columns_for(
+        self, product: str | None, options: Mapping[str, object] | None = None
+    ) -> tuple[Column, ...]:
+        """The entry's columns for ``product``, plus those of the enrichments ``options``
+        switch on."""
+        product = product or self.default_product
         if isinstance(self.columns, Mapping):
-            return self.columns[product or DEFAULT_PRODUCT]
-        return self.columns
+            base = self.columns[product or DEFAULT_PRODUCT]
+        else:
+            base = self.columns
+        return base + tuple(e.column for e in self.enrichments(product, options or {}))
+
+    def enrichments(self, product: str | None, options: Mapping[str, object]) -> list[Enrich]:
+        """The per-record calls this request makes."""
+        return [
+            e
+            for e in self.enrich
+            if (product is None or product in e.products)
+            and (e.option is None or options.get(e.option) == "true")
+        ]
+
+    def request_params(self, options: Mapping[str, object]) -> list[tuple[str, str]]:
+        """Constant parameters plus the API parameters of the given choice options."""
+        params = list(self.extra_params)
+        for choice in self.choices:
+            if choice.param is not None and options.get(choice.name) is not None:
+                params.append((choice.param, str(options[choice.name])))
+        return params
 
     def window_params_for(self, product: str | None) -> WindowStyle | None:
         if isinstance(self.window_params, Mapping):
-            return self.window_params[product or DEFAULT_PRODUCT]
+            return self.window_params[product or self.default_product or DEFAULT_PRODUCT]
         return self.window_params
 
 
@@ -199,6 +292,49 @@ _STAT_METRICS = (
 )
 
 
+# Dataset options that become API parameters, or switch on per-emailing calls.
+EMAILING_STATUSES = ("sent", "draft", "scheduled", "all")
+_EMAILING_CHOICES = (
+    Choice(
+        "status",
+        EMAILING_STATUSES,
+        param="status",
+        products=("draganddrop",),
+        description="which emailings (the API's default: sent)",
+    ),
+    Choice(
+        "test",
+        ("yes", "no", "both"),
+        param="test",
+        products=("html",),
+        description="test sendings only, none, or both (the API's default)",
+    ),
+    Choice("with_name", BOOL, description="add `name` (one snapshot call per emailing)"),
+    Choice(
+        "with_hyperlinkextensions",
+        BOOL,
+        description="add `hyperlinkextensions` (UTM settings; one call per emailing)",
+    ),
+)
+_EMAILING_ENRICH = (
+    Enrich(Column("name", "str"), "{product}/emailing/{id}/snapshot", "name", "with_name"),
+    Enrich(
+        Column("hyperlinkextensions", "json"),
+        "{product}/emailing/{id}/hyperlinkextensions",
+        option="with_hyperlinkextensions",
+    ),
+)
+_UNIQUE = (
+    Choice(
+        "unique",
+        BOOL,
+        param="unique",
+        products=("draganddrop",),
+        description="only the first event per destination (and link)",
+    ),
+)
+
+
 def _modified_records(
     name: str, description: str, *, owner: str, records: str, columns: str
 ) -> Dataset:
@@ -214,6 +350,7 @@ def _modified_records(
         window_params="fields_modified",
         timestamp_field="modified",
         interval_filter="modified in interval",
+        kind="profiles",
         columns=_cols(columns),
         discovery=Discovery(f"{owner}/{{{option}}}/fields"),
     )
@@ -223,12 +360,14 @@ def _entries() -> list[Dataset]:
     entries = [
         Dataset(
             name="databases",
+            kind="structure",
             description="Databases of the account",
             path="databases",
             columns=_cols("id:int name description archived:bool created:timestamp"),
         ),
         Dataset(
             name="database_fields",
+            kind="structure",
             description="Field definitions of a database",
             path="database/{database_id}/fields",
             required_options=("database_id",),
@@ -239,6 +378,7 @@ def _entries() -> list[Dataset]:
         ),
         Dataset(
             name="collections",
+            kind="structure",
             description="Collections of a database",
             path="database/{database_id}/collections",
             required_options=("database_id",),
@@ -262,12 +402,15 @@ def _entries() -> list[Dataset]:
         ),
         Dataset(
             name="emailings",
+            kind="emailings",
             description="Emailings sent in the interval",
             path="{product}/emailings",
             product=True,
             window_params="fromdate_todate",
             timestamp_field="timestamp",
             interval_filter="emailing timestamp in interval",
+            choices=_EMAILING_CHOICES,
+            enrich=_EMAILING_ENRICH,
             columns={
                 "draganddrop": _cols(
                     "id:int timestamp:timestamp template:int subject from_address.name "
@@ -283,6 +426,7 @@ def _entries() -> list[Dataset]:
         ),
         Dataset(
             name="emailing_statistics",
+            kind="statistics",
             description="Per emailing with events in the interval: their statistics",
             path="{product}/emailing/{id}/statistics",
             product=True,
@@ -306,6 +450,7 @@ def _entries() -> list[Dataset]:
         ),
         Dataset(
             name="destinations",
+            kind="emailings",
             description="Destinations (messages sent) in the interval",
             path="{product}/destinations",
             product=True,
@@ -326,6 +471,7 @@ def _entries() -> list[Dataset]:
         ),
         Dataset(
             name="consumption",
+            kind="other",
             description="Account consumption, one row per local day ending in the interval",
             path="consumption",
             plan="per_day",
@@ -343,22 +489,26 @@ def _entries() -> list[Dataset]:
         entries.append(
             Dataset(
                 name=event,
+                kind="events",
                 description=f"{description} in the interval",
                 path="{product}/" + event,
                 product=True,
                 window_params=_EVENT_WINDOW,
                 timestamp_field="timestamp",
                 interval_filter="event timestamp in interval",
+                choices=_UNIQUE if event in ("clicks", "unsubscribes") else (),
                 columns={
                     "draganddrop": _cols(f"{_DD_EVENT} {dd_extra}"),
                     "html": _cols(f"{_HTML_EVENT} {html_extra}"),
                 },
             )
         )
+    entries += _coverage_entries()
     # --- faithful copy: lifetime statistics ---
     entries.append(
         Dataset(
             name="emailing_lifetime_statistics",
+            kind="statistics",
             description="Emailings sent in the interval, with their statistics as of the run",
             path="{product}/emailing/{id}/statistics",
             product=True,
@@ -380,6 +530,190 @@ def _entries() -> list[Dataset]:
         )
     )
     return entries
+
+
+# --- coverage: selections, interests, templates, scheduled, coupons ---
+_SELECTION = (
+    "id:int name description parent-type parent-id:int has-children:bool has-referred:bool "
+    "has-rules:bool last-built:timestamp intentions:json"
+)
+_RULES = Column("rules", "json")
+"""A selection's rules (``view/{id}/rules``): one call per selection."""
+_TEMPLATE_METRICS = (
+    "destinations:int deliveries.total:int errors.total:int impressions.total:int "
+    "impressions.unique:int clicks.total:int clicks.unique:int unsubscribes.total:int "
+    "unsubscribes.unique:int abuses.total:int retries.total:int"
+)
+_DOCUMENT_METRICS = (
+    "clicks.total:int clicks.unique:int impressions.total:int impressions.unique:int "
+    "errors.total:int errors.unique:int unsubscribes.total:int unsubscribes.unique:int "
+    "abuses.total:int abuses.unique:int unknown.total:int"
+)
+_ANY_EVENT = ("deliveries", "errors", "impressions", "clicks", "unsubscribes", "abuses")
+_SCHEDULED = {
+    "draganddrop": _cols(
+        "id:int start:timestamp rrule template:int next:timestamp previous:timestamp subject "
+        "from_address.name from_address.email type target.type target.sources:json"
+    ),
+    "html": _cols(
+        "id:int next:timestamp previous:timestamp interval.count:int interval.unit "
+        "iterations:int processed_iterations:int scheduled_iterations:int document:int "
+        "template:int subject from_address.name from_address.email testgroups:int "
+        "emailing_type contenttype target.type target.sources:json"
+    ),
+}
+
+
+def _statistics(name: str, what: str, product: str, metrics: str) -> Dataset:
+    """Per template/document with events in the interval: its statistics (begintime/endtime),
+    one call per template/document after one list call."""
+    return Dataset(
+        name=f"{what}_statistics",
+        kind="statistics",
+        description=f"Per {what} with events in the interval: its statistics",
+        path=f"{{product}}/{what}/{{id}}/statistics",
+        product=True,
+        products=(product,),
+        plan="fan_out",
+        paging="single",
+        window_params="begintime_endtime",
+        interval_filter="statistics of events in interval (begintime/endtime)",
+        fan_out=FanOut(
+            list_path=f"{{product}}/{name}",
+            item_path=f"{{product}}/{what}/{{id}}/statistics",
+            require_any=_ANY_EVENT,
+        ),
+        columns=_cols("id:int " + metrics),
+    )
+
+
+def _coverage_entries() -> list[Dataset]:
+    return [
+        Dataset(
+            name="views",
+            kind="selections",
+            description="Selections (views) of a database, nested ones included, with rules",
+            path="database/{database_id}/views",
+            required_options=("database_id",),
+            plan="nested",
+            nested=Nested("view/{id}/views"),
+            columns=_cols(_SELECTION + " database:int"),
+            enrich=(Enrich(_RULES, "view/{id}/rules"),),
+        ),
+        Dataset(
+            name="miniviews",
+            kind="selections",
+            description="Miniselections (miniviews) of a collection, with rules",
+            path="collection/{collection_id}/miniviews",
+            required_options=("collection_id",),
+            columns=_cols(
+                "id:int name description parent-type parent-id:int last-built:timestamp "
+                "intentions:json collection:int"
+            ),
+            enrich=(Enrich(_RULES, "miniview/{id}/rules"),),
+        ),
+        Dataset(
+            name="view_profiles",
+            kind="selections",
+            description="Profiles in a selection (with the database's own fields)",
+            path="view/{view_id}/profiles",
+            required_options=("view_id",),
+            paging="keyset",
+            columns=_cols(
+                "id:int database:int secret created:timestamp modified:timestamp "
+                "removed:timestamp interests:list"
+            ),
+            discovery=Discovery(
+                "database/{owner}/fields", lookup="view/{view_id}", lookup_field="database"
+            ),
+        ),
+        Dataset(
+            name="view_profile_ids",
+            kind="selections",
+            description="Ids of the profiles in a selection",
+            path="view/{view_id}/profileids",
+            required_options=("view_id",),
+            paging="id_array",
+            columns=_cols("id:int"),
+        ),
+        Dataset(
+            name="miniview_subprofiles",
+            kind="selections",
+            description="Subprofiles in a miniselection (with the collection's own fields)",
+            path="miniview/{miniview_id}/subprofiles",
+            required_options=("miniview_id",),
+            paging="keyset",
+            columns=_cols(
+                "id:int profile:int collection:int secret created:timestamp "
+                "modified:timestamp removed:timestamp"
+            ),
+            discovery=Discovery(
+                "collection/{owner}/fields",
+                lookup="miniview/{miniview_id}",
+                lookup_field="collection",
+            ),
+        ),
+        Dataset(
+            name="interests",
+            kind="structure",
+            description="Interests of a database",
+            path="database/{database_id}/interests",
+            required_options=("database_id",),
+            columns=_cols("id:int name group"),
+        ),
+        Dataset(
+            name="templates",
+            kind="emailings",
+            description="Emailing templates",
+            path="{product}/templates",
+            product=True,
+            columns={
+                "draganddrop": _cols(
+                    "id:int name from_address.name from_address.email subject type "
+                    "archived:bool directory:int"
+                ),
+                "html": _cols("id:int name archived:bool"),
+            },
+        ),
+        Dataset(
+            name="documents",
+            kind="emailings",
+            description="Emailing documents (HTML), without their HTML source",
+            path="{product}/documents",
+            product=True,
+            products=("html",),
+            extra_params=(("source", "false"),),
+            columns=_cols("id:int template:int name from_address subject archived:bool"),
+        ),
+        _statistics("templates", "template", "draganddrop", _TEMPLATE_METRICS),
+        _statistics("documents", "document", "html", _DOCUMENT_METRICS),
+        Dataset(
+            name="scheduled_emailings",
+            kind="emailings",
+            description="Scheduled (and repeating) emailings",
+            path="{product}/scheduledemailings",
+            product=True,
+            columns=_SCHEDULED,
+        ),
+        Dataset(
+            name="coupon_campaigns",
+            kind="other",
+            description="Coupon campaigns",
+            path="couponcampaigns",
+            columns=_cols(
+                "id:int name code description archived:bool available:int sent:int "
+                "redeemed:int tags:list"
+            ),
+        ),
+        Dataset(
+            name="coupons",
+            kind="other",
+            description="Coupons of a coupon campaign",
+            path="couponcampaign/{couponcampaign_id}/coupons",
+            required_options=("couponcampaign_id",),
+            columns=_cols("id:int code validfrom:timestamp validuntil:timestamp status"),
+        ),
+    ]
 
 
 DATASETS: Mapping[str, Dataset] = MappingProxyType({d.name: d for d in _entries()})
@@ -455,14 +789,31 @@ def validate_options(dataset: Dataset, options: Mapping[str, object] | None) -> 
                 f"e.g. dataset_options={{{name!r}: 7616}}"
             )
         result[name] = _positive_int(name, given[name])
+    product = None
     if dataset.product:
-        product = given.get("product") or DEFAULT_PRODUCT
-        if product not in PRODUCTS:
+        product = given.get("product") or dataset.products[0]
+        if product not in dataset.products:
             raise CopernicaConfigError(
                 f"Unknown product {product!r} for dataset {dataset.name!r}; "
-                f"valid products: {', '.join(PRODUCTS)}"
+                f"valid products: {', '.join(dataset.products)}"
             )
         result["product"] = product
+    for choice in dataset.choices:
+        value = given.get(choice.name)
+        if value is None:
+            continue
+        text = str(value).lower() if isinstance(value, (bool, str)) else repr(value)
+        if text not in choice.values:
+            raise CopernicaConfigError(
+                f"Option {choice.name!r} of dataset {dataset.name!r} must be one of "
+                f"{', '.join(choice.values)}, got {value!r}"
+            )
+        if product is not None and product not in choice.products:
+            raise CopernicaConfigError(
+                f"Option {choice.name!r} of dataset {dataset.name!r} applies to product "
+                f"{', '.join(choice.products)} only, not {product!r}"
+            )
+        result[choice.name] = text
     return result
 
 

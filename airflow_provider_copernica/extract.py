@@ -28,9 +28,9 @@ from airflow_provider_copernica.datasets import (
     validate_metadata,
     validate_options,
 )
-from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.filters import check_conditions
-from airflow_provider_copernica.planning import Source, api_path, get_plan, window_filters
+from airflow_provider_copernica.planning import Source, api_path, enrich, get_plan, window_filters
 from airflow_provider_copernica.records import RowPlan, iso_utc
 from airflow_provider_copernica.schema import Column
 
@@ -136,7 +136,12 @@ class Extraction:
         if discovery is None:
             return ()
         if self._discovered is None:
-            path = api_path(discovery.path, self.options, self.settings)
+            owner: dict[str, Any] = {}
+            if discovery.lookup is not None:
+                found = self.hook.get(api_path(discovery.lookup, self.options, self.settings))
+                value = found.get(discovery.lookup_field) if isinstance(found, Mapping) else None
+                owner["owner"] = _plain_id(value, discovery.lookup)
+            path = api_path(discovery.path, self.options, self.settings, **owner)
             answer = self.hook.get(path, [("limit", "1000"), ("total", "false")])
             records = answer.get("data", []) if isinstance(answer, Mapping) else answer
             columns: list[Column] = []
@@ -150,7 +155,7 @@ class Extraction:
 
     def available_columns(self) -> list[Column]:
         """Every data column of the dataset (catalog columns, then discovered fields)."""
-        static = list(self.dataset.columns_for(self.product))
+        static = list(self.dataset.columns_for(self.product, self.options))
         names = {c.name for c in static}
         return static + [c for c in self.discovered_columns() if c.name not in names]
 
@@ -162,7 +167,7 @@ class Extraction:
         return self._columns
 
     def _resolve_columns(self) -> list[Column]:
-        static = {c.name: c for c in self.dataset.columns_for(self.product)}
+        static = {c.name: c for c in self.dataset.columns_for(self.product, self.options)}
         wanted = self.fields
         if wanted is not None and all(name in static for name in wanted):
             by_name = static  # no discovery call needed
@@ -222,7 +227,7 @@ class Extraction:
             self._filters(),
             max_items,
         )
-        return get_plan(self.dataset.plan).pages(source)
+        return enrich(source, get_plan(self.dataset.plan).pages(source))
 
     def _filters(self) -> list[list[tuple[str, str]]]:
         """The window's filter parameters, refused before any data request when Copernica
@@ -276,6 +281,14 @@ class Extraction:
             records / elapsed,
             self.api_calls,
         )
+
+
+def _plain_id(value: Any, what: str) -> int:
+    """An id read from an answer, checked before it goes into a URL path."""
+    text = str(value).strip() if isinstance(value, (int, str)) else ""
+    if not text.isascii() or not text.isdigit():
+        raise CopernicaAPIError(f"GET {what}: expected a numeric owner id, got {value!r}")
+    return int(text)
 
 
 def available_columns(

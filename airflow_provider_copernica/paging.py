@@ -165,6 +165,7 @@ class IdArrayPaginator(Paginator):
     def __init__(self, page_size: int, what: str) -> None:
         super().__init__(page_size, what)
         self.start = 0
+        self.first: Any = None
 
     def init_request(self, base: Pairs) -> Pairs:
         return [*base, ("start", str(self.start)), ("limit", str(self.page_size))]
@@ -172,8 +173,16 @@ class IdArrayPaginator(Paginator):
     def update_state(self, body: Any) -> list[Any]:
         if not isinstance(body, list):
             raise CopernicaAPIError(f"{self.what}: expected a JSON array of ids")
+        if self.start and body and body[0] == self.first:
+            # an endpoint that ignores start/limit (view/{id}/profileids is documented
+            # without parameters) answered the same list again: it was complete
+            self.has_next = False
+            return []
+        if not self.start and body:
+            self.first = body[0]
         self.start += len(body)
-        self.has_next = len(body) >= self.page_size
+        # a longer answer than asked for is the whole list
+        self.has_next = len(body) == self.page_size
         return body
 
     update_request = init_request

@@ -58,9 +58,17 @@ class Source:
     def path(self, template: str | None = None, **extra: Any) -> str:
         return api_path(template or self.dataset.path, self.options, self.settings, **extra)
 
+    @property
+    def constant(self) -> Pairs:
+        """Parameters of every data request: the entry's constants and its choice options."""
+        return self.dataset.request_params(self.options)
+
     def pages(self, path: str, params: Pairs, paging: str | None = None) -> Pages:
-        """Pages of ``path`` in ``paging`` (default: the entry's paging style)."""
-        return self.hook.iter_pages(path, params, paging=paging or self.dataset.paging)
+        """Pages of ``path`` in ``paging`` (default: the entry's paging style); bare values
+        (an id list's ids) become records ``{key: value}``."""
+        key = self.dataset.key
+        for page in self.hook.iter_pages(path, params, paging=paging or self.dataset.paging):
+            yield [r if isinstance(r, Mapping) else {key: r} for r in page]
 
 
 def window_filters(
@@ -106,7 +114,7 @@ def single(source: Source) -> Pages:
     """One paged listing of the entry's path per window filter."""
     path = source.path()
     for params in source.filters:
-        yield from source.pages(path, [*params, ("total", "false"), *source.dataset.extra_params])
+        yield from source.pages(path, [*params, ("total", "false"), *source.constant])
 
 
 @register_plan("fan_out")
@@ -114,7 +122,7 @@ def fan_out(source: Source) -> Pages:
     """List items (``FanOut.list_path``, offset pages), then GET one object per item."""
     dataset, fan = source.dataset, source.dataset.fan_out
     assert fan is not None, f"{dataset.name}: plan 'fan_out' needs Dataset.fan_out"
-    list_params: Pairs = [("total", "false"), *dataset.extra_params]
+    list_params: Pairs = [("total", "false"), *source.constant]
     if fan.list_window is not None and source.window is not None:
         list_params += window_filter(fan.list_window, source.window, source.settings.tz)[0]
     for items in source.pages(source.path(fan.list_path), list_params, fan.list_paging):
@@ -187,7 +195,7 @@ def per_day(source: Source) -> Pages:
     answer is one object of totals for a multi-day span, one request per day instead (rows
     keyed by the day)."""
     path, key = source.path(), source.dataset.key
-    constant = list(source.dataset.extra_params)
+    constant = source.constant
     get = source.hook.get
     for (start_name, first), (end_name, last) in source.filters:
         answer = get(path, [(start_name, first), (end_name, last), *constant])
@@ -203,3 +211,45 @@ def per_day(source: Source) -> Pages:
             answer = get(path, [(start_name, text), (end_name, text), *constant])
             yield [{**answer, key: text}] if isinstance(answer, Mapping) else []
             day += timedelta(days=1)
+
+
+@register_plan("nested")
+def nested(source: Source) -> Pages:
+    """The entry's listing (offset pages), then each record's children at
+    ``Nested.children_path`` while ``has_children`` is true, depth first (selections)."""
+    spec = source.dataset.nested
+    assert spec is not None, f"{source.dataset.name}: plan 'nested' needs Dataset.nested"
+    params: Pairs = [("total", "false"), *source.constant]
+    pending, seen = [source.path()], set()
+    while pending:
+        path = pending.pop()
+        for page in source.pages(path, params):
+            yield page
+            for record in page:
+                ident = record.get("ID", record.get("id"))
+                if record.get(spec.has_children) and ident not in seen:
+                    seen.add(ident)  # a view is listed once even if the API repeats it
+                    pending.append(source.path(spec.children_path, id=ident))
+
+
+def enrich(source: Source, pages: Pages) -> Pages:
+    """Add the entry's per-record columns (``Dataset.enrich`` switched on by the options):
+    one GET per record and enrichment, on the pages that are read (a preview reads few)."""
+    extras = source.dataset.enrichments(source.options.get("product"), source.options)
+    if not extras:
+        yield from pages
+        return
+    key = source.dataset.key
+    for page in pages:
+        if source.max_items is not None:
+            page = page[: source.max_items]  # a preview: no call for a row it does not show
+        for record in page:
+            ident = record.get(key, record.get(key.upper()))
+            for extra in extras:
+                params = [("limit", "1000"), ("total", "false")]
+                answer = source.hook.get(source.path(extra.path, id=ident), params)
+                value = answer.get("data", answer) if isinstance(answer, Mapping) else answer
+                if extra.field is not None:
+                    value = value.get(extra.field) if isinstance(value, Mapping) else None
+                record[extra.column.name] = value
+        yield page

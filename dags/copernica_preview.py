@@ -41,6 +41,39 @@ def last_full_day() -> tuple[str, str]:
 DEFAULT_FROM, DEFAULT_TO = last_full_day()
 
 
+def option_params() -> dict[str, Param]:
+    """One form field per dataset option of the catalog (ids, product, choices), so the
+    form follows the catalog: empty fields are not sent, and each dataset takes its own."""
+    params: dict[str, Param] = {
+        "database_id": Param(
+            7616, type=["null", "integer"], minimum=1, description="For database datasets."
+        ),
+        "product": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, *PRODUCTS],
+            description="For emailing data (empty: the dataset's default, draganddrop).",
+        ),
+    }
+    for entry in DATASETS.values():
+        for name in entry.required_options:
+            params.setdefault(
+                name,
+                Param(None, type=["null", "integer"], minimum=1, description=f"For {name}."),
+            )
+        for choice in entry.choices:
+            params.setdefault(
+                choice.name,
+                Param(
+                    None,
+                    type=["null", "string"],
+                    enum=[None, *choice.values],
+                    description=choice.description or f"Option {choice.name}.",
+                ),
+            )
+    return params
+
+
 @dag(
     dag_id="copernica_preview",
     schedule=None,
@@ -68,15 +101,7 @@ DEFAULT_FROM, DEFAULT_TO = last_full_day()
             items={"type": "string"},
             description="Columns to show, one per line (empty: all columns).",
         ),
-        "database_id": Param(
-            7616, type=["null", "integer"], minimum=1, description="For database datasets."
-        ),
-        "collection_id": Param(
-            None, type=["null", "integer"], minimum=1, description="For subprofiles."
-        ),
-        "product": Param(
-            "draganddrop", type="string", enum=list(PRODUCTS), description="For emailing data."
-        ),
+        **option_params(),
     },
     tags=["copernica", "example", "preview"],
     doc_md=__doc__,

@@ -115,7 +115,10 @@ def test_datasets_with_fixed_columns_need_no_connection(sandbox: Any, tmp_path: 
     env = _env(tmp_path)
     done = shell("copernica datasets clicks --option product=html", env)
     assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines()[4:]]
+    lines = done.stdout.splitlines()
+    assert lines[1] == "kind: events; options: [product: draganddrop|html], [unique: true|false]"
+    assert lines[2].startswith("window: event timestamp in interval (draganddrop: begintime")
+    rows = [line.split() for line in lines[5:]]
     expected = [(c.name, c.type) for c in DATASETS["clicks"].columns_for("html")]
     assert [tuple(r) for r in rows] == expected
     assert "link_title" in dict(expected)

@@ -175,6 +175,11 @@ def test_preview_dag_validates_its_params_before_running(dagbag: Any) -> None:
     assert not _core_timetable(dag).periodic  # schedule=None: UI / CLI triggers only
     schema = dag.params.get_param("dataset").schema
     assert schema["enum"] == sorted(DATASETS)
+    # the form follows the catalog: a field for every option of every dataset
+    assert {name for d in DATASETS.values() for name in d.option_names} <= set(dag.params)
+    for d in DATASETS.values():
+        for choice in d.choices:
+            assert dag.params.get_param(choice.name).schema["enum"] == [None, *choice.values]
     good = {"dataset": "profiles", "date_from": "2026-11-20", "date_to": "2026-11-21"}
     resolved = _with_conf(dag.params, good).validate()
     assert resolved["limit"] == 20 and resolved["database_id"] == 7616

@@ -31,10 +31,30 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("profiles", {"database_id": 7617}),
     ("subprofiles", {"collection_id": 6312}),
     ("consumption", {}),
+    # selections (nested views, miniviews) and their members
+    ("views", {"database_id": 7616}),
+    ("views", {"database_id": 7617}),
+    ("miniviews", {"collection_id": 6312}),
+    ("view_profiles", {"view_id": 4184}),
+    ("view_profiles", {"view_id": 4187}),
+    ("view_profile_ids", {"view_id": 4185}),
+    ("miniview_subprofiles", {"miniview_id": 1525}),
+    ("miniview_subprofiles", {"miniview_id": 1530}),
+    ("interests", {"database_id": 7616}),
+    ("coupon_campaigns", {}),
+    ("coupons", {"couponcampaign_id": 1}),
+    ("coupons", {"couponcampaign_id": 2}),
+    # options that become API parameters
+    ("emailings", {"product": "draganddrop", "status": "sent"}),
+    ("emailings", {"product": "draganddrop", "status": "draft"}),
+    ("emailings", {"product": "html", "test": "no"}),
+    ("emailings", {"product": "html", "test": "yes"}),
+    ("clicks", {"product": "draganddrop", "unique": True}),
+    ("unsubscribes", {"product": "draganddrop", "unique": "true"}),
 ]
 for _name, _entry in DATASETS.items():
     if _entry.product:
-        CASES += [(_name, {"product": "draganddrop"}), (_name, {"product": "html"})]
+        CASES += [(_name, {"product": product}) for product in _entry.products]
 
 
 def rows_of(extraction: Any) -> list[dict[str, Any]]:
@@ -217,6 +237,17 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str]] = [
     ("clicks", {"product": "sms"}, "valid products: draganddrop, html"),
     ("clicks", {"database_id": 1}, "valid options: product"),
     ("databases", {"product": "html"}, "this dataset takes no options"),
+    ("emailings", {"status": "bounced"}, "must be one of sent, draft, scheduled, all"),
+    ("emailings", {"product": "html", "status": "sent"}, "applies to product draganddrop only"),
+    ("emailings", {"test": "maybe", "product": "html"}, "must be one of yes, no, both"),
+    ("emailings", {"test": "yes"}, "applies to product html only"),
+    ("emailings", {"with_name": "yes"}, "must be one of true, false"),
+    ("clicks", {"unique": 1}, "must be one of true, false"),
+    ("unsubscribes", {"product": "html", "unique": True}, "applies to product draganddrop"),
+    ("documents", {"product": "draganddrop"}, "valid products: html"),
+    ("template_statistics", {"product": "html"}, "valid products: draganddrop"),
+    ("view_profiles", {"view_id": "4184/../../databases"}, "must be a positive integer"),
+    ("coupons", {}, "needs option 'couponcampaign_id'"),
 ]
 
 
@@ -249,3 +280,71 @@ def test_unknown_static_field_and_metadata_fail_without_any_request(
     with pytest.raises(CopernicaConfigError, match="give a window"):
         prepare(hook, "clicks")
     assert list(sandbox.iter_requests("/v4/")) == []
+
+
+@pytest.mark.parametrize("product", ["draganddrop", "html"])
+def test_emailing_enrichments_cost_one_call_per_emailing_and_option(
+    sandbox: Any, hook: CopernicaHook, product: str
+) -> None:
+    options = {"product": product, "with_name": True, "with_hyperlinkextensions": "true"}
+    extraction = prepare(hook, "emailings", options=options, window=DST_DAY)
+    rows = rows_of(extraction)
+    assert sorted(r["id"] for r in rows) == expected(sandbox, "emailings", DST_DAY, options)
+    assert rows and hook.api_calls == 1 + 2 * len(rows)
+    for row in rows:
+        assert row["name"] == sandbox.data.coverage.emailing_name(product, row["id"])
+        assert row["hyperlinkextensions"] == sandbox.data.coverage.hyperlink_extensions(
+            product, row["id"]
+        ).get("data", sandbox.data.coverage.hyperlink_extensions(product, row["id"]))
+    plain = prepare(CopernicaHook(), "emailings", options={"product": product}, window=DST_DAY)
+    assert "name" not in [c.name for c in plain.columns]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "param"),
+    [
+        ("emailings", {"status": "draft"}, "status=draft"),
+        ("emailings", {"product": "html", "test": "no"}, "test=no"),
+        ("clicks", {"unique": True}, "unique=true"),
+    ],
+)
+def test_choice_options_are_sent_as_api_parameters(
+    sandbox: Any, hook: CopernicaHook, dataset: str, options: dict[str, Any], param: str
+) -> None:
+    rows_of(prepare(hook, dataset, options=options, window=DST_DAY))
+    queries = [r.query for r in data_requests(sandbox)]
+    assert queries and all(param in q.split("&") for q in queries)
+
+
+def test_nested_views_walk_each_parent_once_and_carry_rules_and_last_built(
+    sandbox: Any, hook: CopernicaHook
+) -> None:
+    rows = rows_of(prepare(hook, "views", options={"database_id": 7616}))
+    parents = [r for r in rows if r["has-children"]]
+    listed = [r.path for r in data_requests(sandbox) if r.path.endswith("/views")]
+    assert sorted(listed) == sorted(
+        ["/v4/database/7616/views"] + [f"/v4/view/{r['id']}/views" for r in parents]
+    )
+    assert hook.api_calls == len(listed) + len(rows)  # + one rules call per view
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[4187]["parent-id"] == 4185 and by_id[4185]["parent-id"] == 4184
+    assert by_id[4187]["rules"][0]["conditions"]["data"][0]["value"] == "yes"
+    # built at 02:30 local on the DST day (the first of the two 02:30s): 00:30 UTC
+    assert by_id[4184]["last-built"] == "2026-10-25T00:30:00+00:00"
+
+
+def test_view_members_have_the_database_fields_and_id_list_is_one_call(
+    sandbox: Any, hook: CopernicaHook
+) -> None:
+    extraction = prepare(hook, "view_profiles", options={"view_id": 4186})
+    assert "fields.city" in [c.name for c in extraction.columns]
+    rows = rows_of(extraction)
+    assert rows and all(r["fields.city"] == "Amsterdam" for r in rows)
+    assert all(r["fields.country"] == "Netherlands" for r in rows)  # the parent's rule
+    ids = CopernicaHook()
+    members = rows_of(prepare(ids, "view_profile_ids", options={"view_id": 4184}))
+    assert len(members) > 1000  # more than one page, yet one call: the list is complete
+    assert sorted(r["id"] for r in members) == expected(
+        sandbox, "view_profile_ids", WINDOW, {"view_id": 4184}
+    )
+    assert ids.api_calls == 1

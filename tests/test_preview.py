@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_copernica import catalog
 from airflow_provider_copernica.cli import main
-from airflow_provider_copernica.datasets import DATASETS
+from airflow_provider_copernica.datasets import DATASETS, KINDS
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.preview import preview_rows
 
@@ -16,10 +18,29 @@ def test_datasets_lists_every_dataset(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split()[:3] == ["dataset", "options", "interval"]
+    assert lines[0] == "structure:"
+    assert lines[1].split()[:3] == ["dataset", "options", "interval"]
     for name in DATASETS:
         assert any(line.startswith(name + " ") for line in lines), name
     assert "database_id" in next(line for line in lines if line.startswith("profiles "))
+    # grouped by kind, in KINDS order, each dataset under its own kind's heading
+    headings = [line[:-1] for line in lines if line in {f"{k}:" for k in KINDS}]
+    assert headings == [k for k in KINDS if any(d.kind == k for d in DATASETS.values())]
+    for name, entry in DATASETS.items():
+        at = next(i for i, line in enumerate(lines) if line.startswith(name + " "))
+        above = [line for line in lines[:at] if line[:-1] in KINDS and line.endswith(":")]
+        assert above[-1] == f"{entry.kind}:", name
+
+
+def test_readme_dataset_table_is_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index(catalog.README_START) + len(catalog.README_START)
+    table = readme[start : readme.index(catalog.README_END)].strip()
+    assert table == catalog.markdown_table()
+    for name in DATASETS:
+        assert f"| `{name}` |" in table
+    assert main(["datasets", "--markdown"]) == 0
+    assert capsys.readouterr().out.strip() == table
 
 
 def test_datasets_profiles_lists_the_database_columns_with_one_call(
@@ -198,3 +219,25 @@ def test_datasets_search_includes_a_databases_own_fields(
     found = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
     assert "fields.email" in found["profiles"]
     assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/database/7616/fields"]
+
+
+def test_preview_of_enriched_emailings_calls_only_for_the_rows_shown(
+    sandbox: Any, copernica_conn: str
+) -> None:
+    def snapshots() -> int:
+        return sum(1 for r in sandbox.iter_requests("/v4/") if r.path.endswith("/snapshot"))
+
+    before = snapshots()
+    options = {"product": "draganddrop", "with_name": "true"}
+    result = preview_rows(
+        CopernicaHook(),
+        "emailings",
+        options=options,
+        date_from="2026-06-01",
+        date_to="2026-11-01",
+        limit=3,
+    )
+    assert len(result.rows) == 3 and result.total is not None and result.total > 3
+    names = sandbox.data.coverage.emailing_name
+    assert [r["name"] for r in result.rows] == [names("draganddrop", r["id"]) for r in result.rows]
+    assert snapshots() - before == 3

@@ -93,7 +93,10 @@ class CopernicaToStorageOperator(BaseOperator):
                 check_fields(
                     entry,
                     field_names(fields) or (),
-                    (c.name for c in entry.columns_for(static_options.get("product"))),
+                    (
+                        c.name
+                        for c in entry.columns_for(static_options.get("product"), static_options)
+                    ),
                 )
         if output_uri is not None and not isinstance(output_uri, str):
             raise CopernicaConfigError(f"output_uri must be a string, got {output_uri!r}")

@@ -26,6 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
 from typing import Any
 
+from airflow_provider_copernica.sandbox.coverage import DATASETS as COVERAGE_DATASETS
+from airflow_provider_copernica.sandbox.coverage import Coverage
 from airflow_provider_copernica.sandbox.tables import Table
 from airflow_provider_copernica.sandbox.timeutil import (
     DAY,
@@ -499,6 +501,7 @@ class SandboxData:
             )
         self._generate_mailings(rng)
         self._generate_consumption(rng)
+        self.coverage = Coverage(self)
         for table in self.all_tables():
             table.checkpoint()
 
@@ -886,6 +889,8 @@ class SandboxData:
     def records(self, dataset: str, **options: Any) -> list[dict[str, Any]]:
         """Every current record of a dataset as the API renders it (all time, by id)."""
         with self.lock:
+            if dataset in COVERAGE_DATASETS:
+                return self.coverage.records(dataset, **options)
             if dataset == "databases":
                 return list(self.databases)
             if dataset == "database_fields":
@@ -925,6 +930,10 @@ class SandboxData:
         local timestamp alone cannot tell the folds apart (see :meth:`ambiguous_ids`).
         """
         lo, hi = utc_epoch(start), utc_epoch(end)
+        with self.lock:
+            covered = self.coverage.expected_ids(dataset, lo, hi, **options)
+        if covered is not None:
+            return covered
         if dataset in SNAPSHOT_DATASETS:
             return sorted(int(r["ID"]) for r in self.records(dataset, **options))
         if dataset == "consumption":

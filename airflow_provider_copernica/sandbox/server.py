@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
+from airflow_provider_copernica.sandbox import coverage
 from airflow_provider_copernica.sandbox.data import (
     ACCOUNT,
     EVENT_KINDS,
@@ -246,6 +247,7 @@ class SandboxApp:
                 (r"consumption", self.consumption),
             )
         ]
+        self.routes += [(re.compile(p), fn) for p, fn in coverage.routes(self)]
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -538,11 +540,14 @@ class SandboxApp:
             raise HTTPError(404, f"no collection {coll!r}")
         return table
 
-    def _people_page(self, table: Table, query: Query) -> Any:
+    def _people_page(
+        self, table: Table, query: Query, extra: list[tuple[str, Any]] | None = None
+    ) -> Any:
         start, limit, with_total = query.paging()
         selection = select(
             table,
             query.conditions(),
+            extra=extra or (),
             orderby=query.get("orderby") or "id",
             order=(query.get("order") or "asc").lower(),
             hidden_from=self.data.hidden(),
@@ -648,6 +653,10 @@ class SandboxApp:
         if high >= 0:
             extra.append((f"max={high}", lambda i: int(table.rows[i]["destinations"]) <= high))
         if product == "draganddrop":
+            status = query.choice("status", coverage.EMAILING_STATUSES, "sent")
+            if status != "all":
+                statuses = table.columns["status"]
+                extra.append((f"status={status}", lambda i: statuses[i] == status))
             first, last = query.integer("fromid", 0), query.integer("toid", -1, low=-1)
             if first:
                 extra.append((f"fromid={first}", lambda i: table.ids[i] >= first))
