@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_copernica import lineage
 from airflow_provider_copernica.assets import default_output_dir, output_asset
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import (
@@ -154,6 +155,7 @@ class CopernicaToStorageOperator(BaseOperator):
         restated = self._restated_targets(context, window, uri)
         hook = CopernicaHook(self.copernica_conn_id)
         landed = self._extract(context, hook, window, uri)
+        self._landed = self._last_landed  # lineage: the run's own interval
         if restated:
             landed["restated"] = [
                 {
@@ -236,6 +238,14 @@ class CopernicaToStorageOperator(BaseOperator):
                     f"written to {uri}. Set allow_empty=True to write an empty file instead."
                 )
             final_uri = writer.commit()
+        self._last_landed = lineage.landed(
+            extraction.settings,
+            extraction.dataset,
+            extraction.options,
+            final_uri,
+            extraction.columns,
+            writer.rows_written,
+        )
         return {
             "uri": final_uri,
             "rows": writer.rows_written,
@@ -243,6 +253,11 @@ class CopernicaToStorageOperator(BaseOperator):
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
         }
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage (``apache-airflow-providers-openlineage``): the Copernica endpoint in,
+        the written file out, with its schema and row count (see :mod:`..lineage`)."""
+        return lineage.operator_lineage(getattr(self, "_landed", None))
 
     def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
         """Attach ``extra`` to the event Airflow records on :attr:`output_asset` at success."""
