@@ -28,6 +28,7 @@ __all__ = [
     "Dataset",
     "Discovery",
     "Enrich",
+    "EventIndex",
     "FanOut",
     "Nested",
     "WindowParams",
@@ -71,6 +72,29 @@ class FanOut:
     """How the window filters the list (e.g. items created after its end are skipped)."""
     require_any: tuple[str, ...] = ()
     """Keep an item's row only if one of these objects has a non-zero ``total``."""
+    item_window: bool = True
+    """Send the window's filter with each item request (False: the item as of the run)."""
+    item_fields: tuple[str, ...] = ()
+    """Fields of the listed item copied into its row (e.g. the emailing's ``timestamp``)."""
+    from_events: EventIndex | None = None
+    """The ``event_fan_out`` plan: find the items in the window's event listings instead."""
+
+
+@dataclass(frozen=True)
+class EventIndex:
+    """Where the ``event_fan_out`` plan finds the items having events in the window: it lists
+    each of ``paths`` for the window (``window``, by product when it differs) and collects the
+    item ids its records name in one of ``item_fields``. The cost follows the window's events,
+    not the number of items ever created."""
+
+    paths: tuple[str, ...]
+    window: WindowStyle | Mapping[str, WindowStyle]
+    item_fields: tuple[str, ...] = ("mailing", "emailing")
+
+    def window_for(self, product: str | None) -> WindowStyle:
+        if isinstance(self.window, Mapping):
+            return self.window[product or DEFAULT_PRODUCT]
+        return self.window
 
 
 @dataclass(frozen=True)
@@ -274,6 +298,8 @@ _EVENT_COLUMNS: dict[str, tuple[str, str, str]] = {
 _EVENT_WINDOW: Mapping[str, WindowStyle] = MappingProxyType(
     {"draganddrop": "begintime_endtime", "html": "fields_timestamp"}
 )
+_STAT_EVENTS = ("deliveries", "errors", "impressions", "clicks", "unsubscribes", "abuses")
+"""The event kinds of an emailing's statistics (an emailing with none in a window has no row)."""
 _STAT_METRICS = (
     "destinations:int deliveries.total:int errors.total:int errors.unique:int "
     "impressions.total:int impressions.unique:int clicks.total:int clicks.unique:int "
@@ -423,23 +449,20 @@ def _entries() -> list[Dataset]:
             description="Per emailing with events in the interval: their statistics",
             path="{product}/emailing/{id}/statistics",
             product=True,
-            plan="fan_out",
+            plan="event_fan_out",
             paging="single",
             window_params="begintime_endtime",
             interval_filter="statistics of events in interval (begintime/endtime)",
-            # Events follow the sending, so emailings sent after the window are not asked
-            # for; emailings without any event in the window give no row.
+            # The emailings with events in the window are the ones its event listings name
+            # (exact: a statistic counts exactly these events), so a run pays for the
+            # window's events and its active emailings, not for every emailing ever sent.
             fan_out=FanOut(
                 list_path="{product}/emailings",
                 item_path="{product}/emailing/{id}/statistics",
-                list_window=WindowParams(start=None, end="todate"),
-                require_any=(
-                    "deliveries",
-                    "errors",
-                    "impressions",
-                    "clicks",
-                    "unsubscribes",
-                    "abuses",
+                require_any=_STAT_EVENTS,
+                from_events=EventIndex(
+                    paths=tuple("{product}/" + event for event in _STAT_EVENTS),
+                    window=_EVENT_WINDOW,
                 ),
             ),
             columns=_cols("id:int " + _STAT_METRICS),
@@ -532,6 +555,31 @@ def _entries() -> list[Dataset]:
             columns=(),
             infer_columns=True,
             kind="other",
+        )
+    )
+    # --- faithful copy: lifetime statistics ---
+    entries.append(
+        Dataset(
+            name="emailing_lifetime_statistics",
+            kind="statistics",
+            description="Emailings sent in the interval, with their statistics as of the run",
+            path="{product}/emailing/{id}/statistics",
+            product=True,
+            plan="fan_out",
+            paging="single",
+            window_params="fromdate_todate",
+            timestamp_field="timestamp",
+            interval_filter="emailing timestamp in interval; statistics as of the run",
+            # No begintime/endtime: every event up to the run counts, so re-extracting a
+            # past interval (restatement) lets its late opens and clicks arrive.
+            fan_out=FanOut(
+                list_path="{product}/emailings",
+                item_path="{product}/emailing/{id}/statistics",
+                list_window="fromdate_todate",
+                item_window=False,
+                item_fields=("timestamp",),
+            ),
+            columns=_cols("id:int timestamp:timestamp " + _STAT_METRICS),
         )
     )
     return entries

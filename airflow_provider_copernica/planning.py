@@ -2,6 +2,7 @@
 
 A plan turns a catalog entry, its options and the window into raw pages: ``single`` (one
 paged listing per window filter), ``fan_out`` (list items, then one request per item),
+``event_fan_out`` (the items named by the window's event listings, then one request each),
 ``per_day`` (one request for the local days, or one per day). How each listing is paged is
 the entry's paging style (:mod:`~airflow_provider_copernica.paging`), not the plan's business.
 A catalog entry names its plan (``Dataset.plan``); a new plan is one function plus
@@ -123,26 +124,71 @@ def fan_out(source: Source) -> Pages:
     """List items (``FanOut.list_path``, offset pages), then GET one object per item."""
     dataset, fan = source.dataset, source.dataset.fan_out
     assert fan is not None, f"{dataset.name}: plan 'fan_out' needs Dataset.fan_out"
-    filters = source.filters[0]
     list_params: Pairs = [("total", "false"), *source.constant]
     if fan.list_window is not None and source.window is not None:
         list_params += window_filter(fan.list_window, source.window, source.settings.tz)[0]
     for items in source.pages(source.path(fan.list_path), list_params, fan.list_paging):
-        page = []
-        for item in items:
-            item_id = item.get(fan.item_key, item.get(fan.item_key.upper()))
-            answer = source.hook.get(source.path(fan.item_path, id=item_id), filters)
-            if not isinstance(answer, Mapping):
-                continue
-            if fan.require_any and not any(
-                isinstance(answer.get(name), Mapping) and to_int(answer[name].get("total"))
-                for name in fan.require_any
-            ):
-                continue
-            page.append({**answer, dataset.key: item_id})
-            if source.max_items is not None and len(page) >= source.max_items:
-                break
-        yield page
+        ids = [(item.get(fan.item_key, item.get(fan.item_key.upper())), item) for item in items]
+        yield _items(source, ids)
+
+
+@register_plan("event_fan_out")
+def event_fan_out(source: Source) -> Pages:
+    """Find the items having events in the window in its event listings
+    (``FanOut.from_events``) and GET one object per item, once each, as they are found.
+
+    The listings cost one call per page of the window's events, and the items are only the
+    ones active in the window: the calls do not grow with the items ever created. A preview
+    (``max_items``) stops listing once it has its rows."""
+    dataset, fan = source.dataset, source.dataset.fan_out
+    index = fan.from_events if fan is not None else None
+    assert fan is not None and index is not None, f"{dataset.name}: needs FanOut.from_events"
+    if source.window is None:
+        return
+    seen: set[int] = set()
+    rows = 0
+    style = index.window_for(source.options.get("product"))
+    for window_params in window_filter(style, source.window, source.settings.tz):
+        params: Pairs = [*window_params, ("total", "false")]
+        for path in index.paths:
+            for records in source.pages(source.path(path), params, "offset"):
+                new: set[int] = set()
+                for record in records:
+                    ident = next(
+                        (to_int(record[f]) for f in index.item_fields if record.get(f)), None
+                    )
+                    if isinstance(ident, int) and ident not in seen:
+                        new.add(ident)
+                seen |= new
+                if not new:
+                    continue
+                page = _items(source, [(i, {}) for i in sorted(new)])
+                yield page
+                rows += len(page)
+                if source.max_items is not None and rows >= source.max_items:
+                    return
+
+
+def _items(source: Source, items: list[tuple[Any, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """One GET of ``FanOut.item_path`` per ``(id, listed item)``: the rows of one page."""
+    dataset, fan = source.dataset, source.dataset.fan_out
+    assert fan is not None
+    filters = source.filters[0] if fan.item_window else []
+    page: list[dict[str, Any]] = []
+    for item_id, item in items:
+        answer = source.hook.get(source.path(fan.item_path, id=item_id), filters)
+        if not isinstance(answer, Mapping):
+            continue
+        if fan.require_any and not any(
+            isinstance(answer.get(name), Mapping) and to_int(answer[name].get("total"))
+            for name in fan.require_any
+        ):
+            continue
+        copied = {name: item.get(name) for name in fan.item_fields}
+        page.append({**answer, **copied, dataset.key: item_id})
+        if source.max_items is not None and len(page) >= source.max_items:
+            break
+    return page
 
 
 @register_plan("per_day")

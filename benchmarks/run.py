@@ -27,7 +27,17 @@ from benchmarks.common import (
     setup_environment,
 )
 
-SECTIONS = ("parse", "throughput", "latency", "components", "capacity", "profile", "memory")
+SECTIONS = (
+    "parse",
+    "throughput",
+    "latency",
+    "components",
+    "capacity",
+    "profile",
+    "statistics",
+    "memory",
+)
+SANDBOX_SECTIONS = ("throughput", "latency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 LATENCY_S = 0.05
 
@@ -304,8 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         # seeded while the throughput sandbox seeds too: nothing is measured meanwhile
         memory_sandboxes = [SandboxProcess(profiles=n).start() for n in args.memory_sizes]
     try:
-        if set(args.only) & set(SECTIONS[1:-1]):
+        if set(args.only) & set(SANDBOX_SECTIONS):
             run_sandbox_benchmarks(report, args, token, details)
+        if "statistics" in args.only:
+            from benchmarks import statistics_cost
+
+            statistics_cost.run(report, details)
         if memory_sandboxes:
             from benchmarks import memory
 

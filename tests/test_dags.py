@@ -22,6 +22,8 @@ EXPECTED_DAGS = {
     "copernica_backfill",
     "copernica_preview",
     "copernica_sensor_gated",
+    "copernica_restatement",
+    "copernica_lifetime_statistics",
     "copernica_profiles_landed",
 }
 
@@ -252,5 +254,7 @@ def test_every_unmapped_extraction_declares_one_asset_of_its_own(dagbag: Any) ->
         "copernica_backfill.extract_profiles",
         "copernica_daily_sync.extract_clicks",
         "copernica_daily_sync.extract_profiles",
+        "copernica_lifetime_statistics.emailing_lifetime_statistics",
+        "copernica_restatement.clicks",
         "copernica_sensor_gated.extract_profiles",
     ]

@@ -25,6 +25,7 @@ CONTRACT = {
         "id",
     ),
     "emailing_statistics": (("product",), False, "id"),
+    "emailing_lifetime_statistics": (("product",), False, "id"),
     "deliveries": (("product",), False, "id"),
     "impressions": (("product",), False, "id"),
     "clicks": (("product", "unique"), False, "id"),

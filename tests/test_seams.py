@@ -38,7 +38,9 @@ def test_every_entry_names_registered_strategies(name: str) -> None:
     assert entry.plan in PLANS
     assert entry.paging in PAGINATORS
     if entry.fan_out is not None:
-        assert entry.plan == "fan_out" and entry.fan_out.list_paging in PAGINATORS
+        assert entry.plan in ("fan_out", "event_fan_out")
+        assert entry.fan_out.list_paging in PAGINATORS
+        assert (entry.plan == "event_fan_out") is (entry.fan_out.from_events is not None)
     for product in ("draganddrop", "html") if entry.product else (None,):
         style = entry.window_params_for(product)
         assert style is None or isinstance(style, WindowParams) or style in WINDOW_STYLES
@@ -154,21 +156,38 @@ def test_a_new_paging_style_is_one_class_and_one_registration(
 # -- request plans ------------------------------------------------------------------------
 
 
-def test_fan_out_plan_lists_until_the_windows_last_second_then_asks_each_item(
+def test_fan_out_plan_lists_the_window_then_asks_each_item(sandbox: Any, conn: str) -> None:
+    from airflow_provider_copernica.extract import prepare
+
+    hook = CopernicaHook(conn)
+    assert hook.settings.tz == AMSTERDAM
+    extraction = prepare(hook, "emailing_lifetime_statistics", window=DST_DAY)
+    rows = [row for page in extraction.pages() for row in page]
+    assert rows  # the sandbox sends emailings in the repeated autumn hour
+    lists = calls_to(sandbox, "draganddrop/emailings")
+    assert lists and all(("todate", "2026-10-26 00:59:59") in parse_qsl(r.query) for r in lists)
+    assert all(("fromdate", "2026-10-25 02:00:00") in parse_qsl(r.query) for r in lists)
+    items = [r for r in sandbox.requests if r.path.endswith("/statistics")]
+    assert len(items) == hook.api_calls - len(lists) == len(rows)
+    assert all(not parse_qsl(r.query) for r in items)  # item_window=False: as of the run
+
+
+def test_event_fan_out_plan_asks_only_the_items_its_event_listings_name(
     sandbox: Any, conn: str
 ) -> None:
     from airflow_provider_copernica.extract import prepare
 
     hook = CopernicaHook(conn)
-    assert hook.settings.tz == AMSTERDAM
     extraction = prepare(hook, "emailing_statistics", window=DST_DAY)
     rows = [row for page in extraction.pages() for row in page]
-    assert rows  # the seeded account sends emailings every day
-    lists = calls_to(sandbox, "draganddrop/emailings")
-    assert lists and all(("todate", "2026-10-26 00:59:59") in parse_qsl(r.query) for r in lists)
+    assert rows
+    events = ("deliveries", "errors", "impressions", "clicks", "unsubscribes", "abuses")
+    listings = [r for r in sandbox.requests if r.path.rsplit("/", 1)[-1] in events]
+    assert sorted({r.path.rsplit("/", 1)[-1] for r in listings}) == sorted(events)
+    assert not calls_to(sandbox, "draganddrop/emailings")  # no list of every emailing
     items = [r for r in sandbox.requests if r.path.endswith("/statistics")]
-    assert len(items) == hook.api_calls - len(lists) >= len(rows)
-    for request in items:
+    assert len(items) == hook.api_calls - len(listings) == len(rows)
+    for request in [*listings, *items]:
         query = parse_qsl(request.query)
         assert ("begintime", "2026-10-25 02:00:00") in query
         assert ("endtime", "2026-10-26 00:59:59") in query

@@ -21,6 +21,7 @@ from airflow_provider_copernica.datasets import (
 )
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
 from airflow_provider_copernica.filters import check_filterable
+from airflow_provider_copernica.restatement import check_restate_intervals
 from airflow_provider_copernica.writers import FORMATS, check_file_format
 
 if TYPE_CHECKING:
@@ -42,6 +43,12 @@ class CopernicaToStorageOperator(BaseOperator):
     api_calls}``. Every run emits an event on :attr:`output_asset` (declared as an outlet
     when the DAG is parsed; see :mod:`airflow_provider_copernica.assets`) whose extra is
     ``{uri, rows, dataset, interval_start, interval_end}``.
+
+    ``restate_intervals=N`` also extracts the ``N`` data intervals before the run's one
+    again (README, "Restatement"): each into its own file, ``output_uri`` rendered as a run of
+    that interval would render it, each replaced atomically; the XCom and the asset event's
+    extra then add ``restated``, a list of ``{uri, rows, interval_start, interval_end}``, and
+    ``api_calls`` counts them all.
     """
 
     template_fields: Sequence[str] = ("dataset_options", "fields", "filters", "output_uri")
@@ -61,11 +68,27 @@ class CopernicaToStorageOperator(BaseOperator):
         allow_empty: bool = False,
         copernica_conn_id: str = DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
+        restate_intervals: int = 0,
         **kwargs: Any,
     ) -> None:
         # Everything that needs no template is checked now, so a typo fails at DAG parse.
         entry = get_dataset(dataset)
         check_file_format(file_format)
+        self.restate_intervals = check_restate_intervals(restate_intervals)
+        if restate_intervals and entry.snapshot:
+            raise CopernicaConfigError(
+                f"restate_intervals needs a dataset filtered by interval; {dataset!r} is a "
+                "snapshot (each run already lands its whole current state)"
+            )
+        if restate_intervals and output_uri and not _templated(output_uri):
+            raise CopernicaConfigError(
+                f"restate_intervals={restate_intervals} writes one file per interval, but "
+                f"output_uri {output_uri!r} is the same for every interval: template it over "
+                "the interval (e.g. '.../{{ ds }}.jsonl') or leave it out (the default path "
+                "names the interval)"
+            )
+        # kept unrendered: each restated interval renders it with its own dates
+        self.output_uri_template = output_uri
         self.metadata = validate_metadata(metadata)
         if not _templated(filters):
             check_filterable(entry, filters)  # syntax now; field names at run time
@@ -129,16 +152,68 @@ class CopernicaToStorageOperator(BaseOperator):
         return (directory / f"{label}{FORMATS[self.file_format].extension}").as_uri()
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_copernica.extract import prepare
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.writers import check_output_uri, open_writer
+        from airflow_provider_copernica.writers import check_output_uri
 
         uri = self.output_uri
         if uri:  # an unwritable target (or a '..' segment) fails before any API call
             check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
         window = self._window(context)
-        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
+        restated = self._restated_targets(context, window, uri)
         hook = CopernicaHook(self.copernica_conn_id)
+        landed = self._extract(context, hook, window, uri)
+        self._landed = self._last_landed  # lineage: the run's own interval
+        if restated:
+            landed["restated"] = [
+                {
+                    key: value
+                    for key, value in self._extract(context, hook, other, other_uri).items()
+                    if key in ("uri", "rows", "interval_start", "interval_end")
+                }
+                for other, other_uri in restated
+            ]
+        self._emit_asset_event(context, landed)
+        return {**landed, "api_calls": hook.api_calls}
+
+    def _restated_targets(
+        self, context: Context, window: Window | None, uri: str | None
+    ) -> list[tuple[Window, str | None]]:
+        """The intervals before the run's one and their rendered ``output_uri`` (None: the
+        default path), all checked before any API call."""
+        from airflow_provider_copernica.restatement import interval_context, previous_windows
+        from airflow_provider_copernica.writers import check_output_uri
+
+        if not self.restate_intervals or window is None:
+            return []
+        timetable = getattr(context.get("dag"), "timetable", None)
+        targets: list[tuple[Window, str | None]] = []
+        for other in previous_windows(window, self.restate_intervals, timetable):
+            other_uri = None
+            if self.output_uri_template:
+                rendered = self.render_template(
+                    self.output_uri_template, interval_context(context, window, other)
+                )
+                other_uri = str(rendered)
+                check_output_uri(other_uri, self.output_conn_id, file_format=self.file_format)
+            targets.append((other, other_uri))
+        uris = [uri, *(u for _, u in targets)]
+        if uri and len(set(uris)) < len(uris):
+            raise CopernicaConfigError(
+                f"restate_intervals={self.restate_intervals}: output_uri renders the same path "
+                f"for different intervals ({', '.join(map(str, uris))}); template it over the "
+                "interval, e.g. '.../{{ data_interval_start | ds }}.jsonl'"
+            )
+        return targets
+
+    def _extract(
+        self, context: Context, hook: Any, window: Window | None, uri: str | None
+    ) -> dict[str, Any]:
+        """One interval into one file (atomically): ``{uri, rows, dataset, interval_start,
+        interval_end}``."""
+        from airflow_provider_copernica.extract import prepare
+        from airflow_provider_copernica.writers import check_output_uri, open_writer
+
+        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
         extraction = prepare(
             hook,
             self.dataset,
@@ -171,7 +246,7 @@ class CopernicaToStorageOperator(BaseOperator):
                     f"written to {uri}. Set allow_empty=True to write an empty file instead."
                 )
             final_uri = writer.commit()
-        self._landed = lineage.landed(
+        self._last_landed = lineage.landed(
             extraction.settings,
             extraction.dataset,
             extraction.options,
@@ -179,15 +254,13 @@ class CopernicaToStorageOperator(BaseOperator):
             extraction.columns,
             writer.rows_written,
         )
-        landed = {
+        return {
             "uri": final_uri,
             "rows": writer.rows_written,
             "dataset": self.dataset,
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
         }
-        self._emit_asset_event(context, landed)
-        return {**landed, "api_calls": extraction.api_calls}
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (``apache-airflow-providers-openlineage``): the Copernica endpoint in,

@@ -52,6 +52,7 @@ DATASETS = (
     "subprofiles",
     "emailings",
     "emailing_statistics",
+    "emailing_lifetime_statistics",
     *EVENT_KINDS,
     "destinations",
     "consumption",
@@ -382,6 +383,9 @@ class SandboxData:
     recipients, up to 3 hours after one of theirs; the other event kinds keep their natural
     volume, so a large N stays cheap); ``None`` keeps the natural volume, which hardly grows
     with ``profiles`` (about 2,000 clicks per product at 3,000 profiles, 4,000 at 100,000).
+    ``emailings=N`` gives an account with a long history instead of the natural schedule: N
+    emailings per product over the three years before the anchor, to 10-30 recipients each
+    (:meth:`_history_times`; the cost benchmarks of ``emailing_statistics``).
     Thread-safe: the server holds ``lock`` while reading, and every mutation takes it too.
     """
 
@@ -391,6 +395,7 @@ class SandboxData:
         seed: int = 7,
         anchor: date | None = None,
         events: int | None = None,
+        emailings: int | None = None,
     ) -> None:
         if profiles < 1:
             raise ValueError("profiles must be at least 1")
@@ -398,6 +403,9 @@ class SandboxData:
             raise ValueError("events must be at least 1 (or None for the natural volume)")
         self.profile_count = profiles
         self.click_target = events
+        if emailings is not None and emailings < 1:
+            raise ValueError("emailings must be at least 1 (or None for the natural schedule)")
+        self.history_emailings = emailings
         self.seed = seed
         self.anchor = anchor or datetime.now(timezone.utc).date()
         self.lock = threading.RLock()
@@ -587,6 +595,8 @@ class SandboxData:
                 times += [week_start + prng.randrange(width) for _ in range(int(per_week))]
                 if prng.random() < per_week % 1:
                     times.append(week_start + prng.randrange(width))
+            if self.history_emailings:
+                times = self._history_times(prng)
             # emailings in the repeated autumn hour (both folds), around the spring gap, on a
             # local midnight, and two days before the anchor (so yesterday has events)
             for moment, kind in self.dst_changes:
@@ -604,7 +614,8 @@ class SandboxData:
             for n, sent in enumerate(times):
                 ident += 1 + prng.randrange(3)
                 to_collection = n % 5 == 4
-                size = min(len(alive), int(prng.randint(40, 300) * scale))
+                low, high = (10, 30) if self.history_emailings else (40, 300)
+                size = min(len(alive), int(prng.randint(low, high) * scale))
                 chosen = sorted(prng.sample(alive, size))
                 followup = n % 7 == 6
                 base = {
@@ -643,6 +654,13 @@ class SandboxData:
             self.destinations[product] = dests
             self._scale_clicks(product, raw["clicks"])
             self._events_tables(product, prng, raw, mails)
+
+    def _history_times(self, rng: random.Random) -> list[int]:
+        """``emailings=N``: N sending times over the three years before the anchor (the
+        special instants are added by the caller)."""
+        count = self.history_emailings or 0
+        first, last = self.span_end - 3 * 365 * DAY, self.span_end - DAY
+        return [first + rng.randrange(last - first) for _ in range(count - 6)]
 
     def _scale_clicks(self, product: str, clicks: list[tuple]) -> None:
         """``events=N``: add repeat clicks until there are N (their own random generator;
@@ -856,7 +874,7 @@ class SandboxData:
             table = self.profile_table(options.get("database_id", 7616))
         elif dataset == "subprofiles":
             table = self.subprofile_table(options.get("collection_id", 6312))
-        elif dataset in ("emailings", "emailing_statistics"):
+        elif dataset in ("emailings", "emailing_statistics", "emailing_lifetime_statistics"):
             table = self.emailings[normalise_product(options.get("product"))]
         elif dataset == "destinations":
             table = self.destinations[normalise_product(options.get("product"))]
@@ -942,6 +960,18 @@ class SandboxData:
             return {
                 ident: self.statistics(product, ident, lambda t, i: lo <= t.ts[i] < hi) or {}
                 for ident in self.emailings[product].ids
+            }
+
+    def expected_lifetime_statistics(
+        self, start: datetime | date | str, end: datetime | date | str, product: str = "draganddrop"
+    ) -> dict[int, dict[str, Any]]:
+        """``emailing_lifetime_statistics``: emailing id -> statistics (API shape) of all its
+        events as of now, for the emailings sent in ``[start, end)`` UTC."""
+        product = normalise_product(product)
+        with self.lock:
+            return {
+                ident: self.statistics(product, ident) or {}
+                for ident in self.expected_ids("emailings", start, end, product=product)
             }
 
     def ambiguous_ids(self, dataset: str, **options: Any) -> list[int]:

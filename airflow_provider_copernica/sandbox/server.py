@@ -825,7 +825,8 @@ class SandboxServer:
 
     ``SandboxServer(port=0, profiles=3000, seed=7, anchor=None, faults=None, events=None)``;
     port 0 picks a free port; ``host`` is 127.0.0.1 unless a container needs ``0.0.0.0``; ``events=N`` scales the clicks to about N per
-    product (see :class:`SandboxData`). Use ``start()``/``stop()`` or ``with SandboxServer() as server:``.
+    product and ``emailings=N`` gives N emailings per product over three years (see
+    :class:`SandboxData`). Use ``start()``/``stop()`` or ``with SandboxServer() as server:``.
     """
 
     def __init__(
@@ -837,12 +838,15 @@ class SandboxServer:
         faults: list[str] | tuple[str, ...] | None = None,
         events: int | None = None,
         host: str = "127.0.0.1",
+        emailings: int | None = None,
     ) -> None:
         if isinstance(anchor, str):
             anchor = date.fromisoformat(anchor)
         self.host = host
         self.port = port
-        self.data = SandboxData(profiles=profiles, seed=seed, anchor=anchor, events=events)
+        self.data = SandboxData(
+            profiles=profiles, seed=seed, anchor=anchor, events=events, emailings=emailings
+        )
         self.faults = Faults(
             on_data_after=self.data.hide_recent, on_modified_field=self.data.set_modified_field
         )

@@ -16,6 +16,7 @@ EXAMPLE_DAGS = [
     "copernica_backfill",
     "copernica_preview",
     "copernica_sensor_gated",
+    "copernica_restatement",
 ]
 ASSET_DAGS = ["copernica_daily_sync", "copernica_profiles_landed"]
 

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 BACKFILL_DAG = "copernica_backfill"
 PREVIEW_DAG = "copernica_preview"
 SENSOR_DAG = "copernica_sensor_gated"
+RESTATE_DAG = "copernica_restatement"
 DATABASE_ID = 7616
 
 
@@ -253,6 +254,42 @@ def test_run_against_a_faulty_api_still_lands_exact_data(
     fired = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()["faults_fired"]
     assert fired.get("429", 0) >= 2 and fired.get("503", 0) >= 2, fired
     _assert_file_is_ground_truth(_output_dir(airflow, BACKFILL_DAG) / _file_name(day), sandbox, day)
+
+
+def test_restatement_converges_a_late_event_into_its_days_file_and_no_other(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    first, second = _day(sandbox, 9), _day(sandbox, 8)
+    days = [first - timedelta(days=2), first - timedelta(days=1), first, second]
+    out = airflow.home / "data" / "copernica" / RESTATE_DAG / "clicks"
+
+    def ids(day: date) -> list[int]:
+        return sorted(row["id"] for row in _read_jsonl(out / f"{day.isoformat()}.jsonl"))
+
+    def truth(day: date) -> list[int]:
+        end = day + timedelta(days=1)
+        return sorted(sandbox.data.expected_ids("clicks", day, end, product="draganddrop"))
+
+    airflow.cli("dags", "unpause", RESTATE_DAG)
+    _backfill(airflow, RESTATE_DAG, first, first)  # restate_intervals=2: writes 3 days
+    airflow.wait_backfill_done(RESTATE_DAG)
+    assert sorted(p.name for p in out.iterdir()) == [f"{d.isoformat()}.jsonl" for d in days[:3]]
+    untouched = (out / f"{days[0].isoformat()}.jsonl").stat().st_mtime_ns
+
+    late_day = days[1]  # a click on a day already extracted arrives late
+    late_at = datetime(late_day.year, late_day.month, late_day.day, 15, 30, tzinfo=timezone.utc)
+    [late] = sandbox.data.add_records("clicks", [late_at])
+    assert late not in ids(late_day)
+
+    _backfill(airflow, RESTATE_DAG, second, second)  # the next day's run restates two days
+    airflow.wait_backfill_done(RESTATE_DAG)
+    runs = _runs_for(airflow, RESTATE_DAG, [first, second])
+    assert [r["state"] for r in runs] == ["success"] * 2, runs
+    assert sorted(p.name for p in out.iterdir()) == [f"{d.isoformat()}.jsonl" for d in days]
+    for day in days:
+        assert ids(day) == truth(day), day
+        assert (late in ids(day)) is (day == late_day), day
+    assert (out / f"{days[0].isoformat()}.jsonl").stat().st_mtime_ns == untouched
 
 
 def test_every_process_is_ours_to_stop(airflow: AirflowStandalone) -> None:

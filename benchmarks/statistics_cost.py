@@ -1,0 +1,101 @@
+"""Billed calls per daily run of ``emailing_statistics``, before and after issue 12 item 4.
+
+Before: list every emailing sent before the window's end, then ask each one's statistics for
+the window (the old ``fan_out`` entry, rebuilt here from the catalog's). After: the
+``event_fan_out`` plan, which asks only for the emailings the window's event listings name.
+Both run on the same sandbox accounts, and their rows must be equal (and equal the ground
+truth): the natural seven-month account, and one with ``emailings=N`` per product over
+three years. The calls are counted by the hook and checked against the sandbox's log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from statistics import mean
+from typing import Any
+
+from benchmarks.common import Report
+
+HISTORY_EMAILINGS = 2200  # per product, over three years
+DAYS = 7  # daily runs measured: the last seven UTC days before the anchor
+PRODUCT = "draganddrop"
+
+
+def _old_entry() -> Any:
+    """The catalog entry as it was: fan out over every emailing listed up to the window."""
+    from airflow_provider_copernica.datasets import get_dataset
+    from airflow_provider_copernica.window_params import WindowParams
+
+    entry = get_dataset("emailing_statistics")
+    assert entry.fan_out is not None
+    fan = dataclasses.replace(
+        entry.fan_out, from_events=None, list_window=WindowParams(start=None, end="todate")
+    )
+    return dataclasses.replace(entry, plan="fan_out", fan_out=fan)
+
+
+def _run(entry: Any, window: Any) -> tuple[list[int], int]:
+    from airflow_provider_copernica.datasets import validate_options
+    from airflow_provider_copernica.extract import Extraction
+    from airflow_provider_copernica.hooks.copernica import CopernicaHook
+
+    hook = CopernicaHook()
+    options = validate_options(entry, {"product": PRODUCT})
+    extraction = Extraction(hook, entry, options, None, (), window, None)
+    ids = sorted(row["id"] for page in extraction.pages() for row in page)
+    return ids, hook.api_calls
+
+
+def measure(emailings: int | None) -> dict[str, Any]:
+    """Calls per daily run before/after on one account (``emailings=None``: the default)."""
+    from airflow_provider_copernica.datasets import get_dataset
+    from airflow_provider_copernica.sandbox import SandboxServer
+    from airflow_provider_copernica.windows import Window
+
+    old, new = _old_entry(), get_dataset("emailing_statistics")
+    with SandboxServer(profiles=3000, emailings=emailings) as server:
+        data = server.data
+        os.environ["AIRFLOW_CONN_COPERNICA_DEFAULT"] = json.dumps(server.connection())
+        anchor = datetime(data.anchor.year, data.anchor.month, data.anchor.day, tzinfo=timezone.utc)
+        before, after = [], []
+        for n in range(1, DAYS + 1):
+            window = Window(anchor - timedelta(days=n), anchor - timedelta(days=n - 1))
+            truth = data.expected_ids("emailing_statistics", window.start, window.end)
+            for entry, calls in ((old, before), (new, after)):
+                server.requests.clear()
+                ids, count = _run(entry, window)
+                logged = sum(1 for r in server.requests if r.path.startswith("/v4/"))
+                assert ids == truth, (entry.plan, window, ids, truth)
+                assert count == logged, (count, logged)
+                calls.append(count)
+        table = data.emailings[PRODUCT]
+        first = datetime.fromtimestamp(min(table.ts), tz=timezone.utc).date()
+        return {
+            "emailings": len(table.ids),
+            "since": first.isoformat(),
+            "before": before,
+            "after": after,
+        }
+
+
+def run(report: Report, details: dict[str, Any]) -> None:
+    print("statistics: emailing_statistics calls per daily run, before/after", flush=True)
+    results = {"default": measure(None), "history": measure(HISTORY_EMAILINGS)}
+    details["statistics_cost"] = results
+    for name, res in results.items():
+        account = f"{res['emailings']:,} {PRODUCT} emailings since {res['since']}"
+        report.add(
+            "statistics",
+            f"emailing_statistics calls/daily run, old fan-out ({name}: {account})",
+            f"{mean(res['before']):.0f} (max {max(res['before'])})",
+        )
+        report.add(
+            "statistics",
+            f"emailing_statistics calls/daily run, event listings ({name}: {account})",
+            f"{mean(res['after']):.0f} (max {max(res['after'])})",
+            target="independent of the emailings ever sent",
+            met=max(results["history"]["after"]) < 4 * max(results["default"]["after"]) + 10,
+        )
