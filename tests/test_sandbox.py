@@ -704,7 +704,9 @@ def test_cli_serves_until_sigterm(tmp_path: Any) -> None:
     )
     try:
         assert proc.stdout is not None
-        first = proc.stdout.readline()
+        # Airflow may log a configuration notice first (a fresh AIRFLOW_HOME): skip to the URL.
+        lines = iter(proc.stdout.readline, "")
+        first = next(line for line in lines if "http://127.0.0.1:" in line)
         url = first.strip().rsplit(" ", 1)[-1]
         assert url.startswith("http://127.0.0.1:")
         proc.stdout.readline()
