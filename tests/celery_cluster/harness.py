@@ -99,6 +99,8 @@ class CeleryAirflow(AirflowStandalone):
     run the separate components instead of ``airflow standalone``.
     """
 
+    health_parts = ("metadatabase", "scheduler", "dag_processor")  # no triggerer here
+
     def __init__(self, home: Path, sandbox_url: str) -> None:
         self.postgres = Postgres()
         self.redis = Redis()
@@ -225,20 +227,6 @@ class CeleryAirflow(AirflowStandalone):
             return check_result()
 
         return super().wait_until(what, alive_and, timeout, interval)
-
-    def wait_ready(self, dag_ids: list[str], timeout: float = 240) -> None:
-        def healthy() -> bool:
-            health = self.api("GET", "monitor/health")
-            parts = ("metadatabase", "scheduler", "dag_processor")
-            return all(health.get(p, {}).get("status") == "healthy" for p in parts)
-
-        self.wait_until("a healthy Airflow", healthy, timeout)
-
-        def parsed() -> bool:
-            dags = self.api("GET", "dags", params={"limit": 100})["dags"]
-            return set(dag_ids) <= {d["dag_id"] for d in dags}
-
-        self.wait_until(f"DAGs {dag_ids} to be parsed", parsed, timeout)
 
     def lineage_events(self, event_type: str = "COMPLETE") -> list[dict[str, Any]]:
         """The OpenLineage events of that type the components wrote so far."""

@@ -75,6 +75,8 @@ def airflow_env(
 class AirflowStandalone:
     """``airflow standalone`` in ``home`` with its own process group; see the module docstring."""
 
+    health_parts: tuple[str, ...] = ("scheduler", "triggerer", "dag_processor")  # wait_ready
+
     def __init__(self, home: Path, env: Mapping[str, str], api_port: int) -> None:
         self.home = home
         self.env = dict(env)
@@ -221,8 +223,7 @@ class AirflowStandalone:
 
         def healthy() -> bool:
             health = self.api("GET", "monitor/health")
-            parts = ("scheduler", "triggerer", "dag_processor")
-            return all(health.get(p, {}).get("status") == "healthy" for p in parts)
+            return all(health.get(p, {}).get("status") == "healthy" for p in self.health_parts)
 
         self.wait_until("a healthy Airflow", healthy, timeout)
 
