@@ -157,14 +157,20 @@ def _search(term: str, options: Mapping[str, str], conn_id: str) -> list[tuple[s
     """
     needle = term.casefold()
     found = []
+    discovered: dict[tuple[str, tuple], list[str]] = {}  # one field-list call per database
     for entry in DATASETS.values():
         if isinstance(entry.columns, Mapping):
             names = [c.name for product in entry.columns.values() for c in product]
         else:
             names = [c.name for c in entry.columns]
         if entry.discovery is not None and all(o in options for o in entry.required_options):
-            own = {k: v for k, v in options.items() if k in entry.option_names}
-            names += [c.name for c in _columns(entry, validate_options(entry, own), conn_id)]
+            own = validate_options(
+                entry, {k: v for k, v in options.items() if k in entry.option_names}
+            )
+            key = (entry.discovery.path, tuple(sorted(own.items())))
+            if key not in discovered:
+                discovered[key] = [c.name for c in _columns(entry, own, conn_id)]
+            names += discovered[key]
         hits = [n for n in dict.fromkeys(names) if needle in n.casefold()]
         if hits:
             found.append((entry.name, ", ".join(hits)))

@@ -11,7 +11,7 @@ these entries; nothing outside this module branches on a dataset's name.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from airflow_provider_copernica import endpoint, logfiles
@@ -184,6 +184,9 @@ class Dataset:
     discovery: Discovery | None = None
     extra_params: tuple[tuple[str, str], ...] = ()
     """Constant parameters sent with every data request."""
+    deletions_of: str | None = None
+    """A deletions dataset: the id-snapshot dataset whose consecutive snapshots it compares
+    (``deletions.py``; the snapshots are kept in the operator's ``state_uri``)."""
     kind: str = "other"
     """The catalog group (one of ``KINDS``)."""
     products: tuple[str, ...] = PRODUCTS
@@ -311,6 +314,14 @@ _STAT_METRICS = (
 )
 
 
+_PROFILE_COLUMNS = (
+    "id:int database:int secret created:timestamp modified:timestamp removed:timestamp "
+    "interests:list"
+)
+_SUBPROFILE_COLUMNS = (
+    "id:int profile:int collection:int secret created:timestamp modified:timestamp "
+    "removed:timestamp"
+)
 # Dataset options that become API parameters, or switch on per-emailing calls.
 EMAILING_STATUSES = ("sent", "draft", "scheduled", "all")
 _EMAILING_CHOICES = (
@@ -408,16 +419,14 @@ def _entries() -> list[Dataset]:
             "Profiles modified in the interval (with the database's own fields)",
             owner="database",
             records="profiles",
-            columns="id:int database:int secret created:timestamp modified:timestamp "
-            "removed:timestamp interests:list",
+            columns=_PROFILE_COLUMNS,
         ),
         _modified_records(
             "subprofiles",
             "Subprofiles modified in the interval (with the collection's own fields)",
             owner="collection",
             records="subprofiles",
-            columns="id:int profile:int collection:int secret created:timestamp "
-            "modified:timestamp removed:timestamp",
+            columns=_SUBPROFILE_COLUMNS,
         ),
         Dataset(
             name="emailings",
@@ -582,6 +591,66 @@ def _entries() -> list[Dataset]:
             columns=_cols("id:int timestamp:timestamp " + _STAT_METRICS),
         )
     )
+    entries += _faithful_copy_entries()
+    return entries
+
+
+# --- faithful copy: snapshots, ids, deletions ---
+_DELETION_COLUMNS = (
+    "id:int observed_at:timestamp last_seen_at:timestamp interval_start:timestamp "
+    "interval_end:timestamp"
+)
+
+
+def _faithful_copy_entries() -> list[Dataset]:
+    """Current-state snapshots, id snapshots and the deletions found by comparing the id
+    snapshots of consecutive runs (README: "Keeping a faithful copy")."""
+    entries: list[Dataset] = []
+    for records, kind, owner, columns in (
+        ("profiles", "profile", "database", _PROFILE_COLUMNS),
+        ("subprofiles", "subprofile", "collection", _SUBPROFILE_COLUMNS),
+    ):
+        option = f"{owner}_id"
+        snapshot = _modified_records(
+            f"{records}_snapshot",
+            f"Every live {kind} of the {owner} as of the run (same columns as {records})",
+            owner=owner,
+            records=records,
+            columns=columns,
+        )
+        entries.append(
+            replace(
+                snapshot,
+                window_params=None,
+                timestamp_field=None,
+                interval_filter="snapshot: every live record as of the run",
+            )
+        )
+        entries.append(
+            Dataset(
+                name=f"{kind}_ids",
+                kind="profiles",
+                description=f"The ids of the {owner}'s live {records} as of the run",
+                path=f"{owner}/{{{option}}}/{kind}ids",
+                required_options=(option,),
+                paging="id_array",
+                interval_filter="snapshot: every live id as of the run",
+                columns=_cols("id:int"),
+            )
+        )
+        entries.append(
+            Dataset(
+                name=f"{kind}_deletions",
+                kind="profiles",
+                description=f"{records.capitalize()} gone since the previous run's id snapshot",
+                path=f"{owner}/{{{option}}}/{kind}ids",
+                required_options=(option,),
+                paging="id_array",
+                interval_filter="ids in the previous run's id snapshot and absent now",
+                columns=_cols(_DELETION_COLUMNS),
+                deletions_of=f"{kind}_ids",
+            )
+        )
     return entries
 
 

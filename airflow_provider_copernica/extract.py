@@ -179,6 +179,14 @@ class Extraction:
             self._columns = self._resolve_columns()
         return self._columns
 
+    def data_columns(self) -> list[Column]:
+        """The output columns without the metadata columns."""
+        return [c for c in self.columns if c.name not in self.metadata]
+
+    def use_columns(self, data: list[Column]) -> None:
+        """Output exactly these data columns (a pinned schema); absent fields become null."""
+        self._columns = list(data) + [METADATA_COLUMNS[name] for name in self.metadata]
+
     def _resolve_columns(self) -> list[Column]:
         static = {c.name: c for c in self.dataset.columns_for(self.product, self.options)}
         wanted = self.fields
@@ -205,21 +213,26 @@ class Extraction:
                 if c.name.startswith(prefix)
             }
         window = self.window
-        constants = {
-            "_extracted_at": iso_utc(self.extracted_at),
-            "_interval_start": iso_utc(self.meta_window.start) if self.meta_window else None,
-            "_interval_end": iso_utc(self.meta_window.end) if self.meta_window else None,
-            "_dataset": self.dataset.name,
-            "_run_id": self.run_id,
-        }
         return RowPlan(
             self.columns,
             tz=self.settings.tz,
             paths=paths,
             window=(window.start, window.end) if window is not None else None,
             timestamp_field=self.dataset.timestamp_field,
-            constants={k: v for k, v in constants.items() if k in self.metadata},
+            constants=self.metadata_values(),
         )
+
+    def metadata_values(self) -> dict[str, Any]:
+        """The requested metadata columns' values (the same in every row)."""
+        window = self.meta_window
+        constants = {
+            "_extracted_at": iso_utc(self.extracted_at),
+            "_interval_start": iso_utc(window.start) if window else None,
+            "_interval_end": iso_utc(window.end) if window else None,
+            "_dataset": self.dataset.name,
+            "_run_id": self.run_id,
+        }
+        return {k: v for k, v in constants.items() if k in self.metadata}
 
     # -- requests ------------------------------------------------------------------------
     @property

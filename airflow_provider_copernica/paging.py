@@ -160,33 +160,55 @@ class KeysetPaginator(Paginator):
 
 @register_paginator("id_array")
 class IdArrayPaginator(Paginator):
-    """Bare JSON arrays of ids (``database/{id}/profileids``) by ``start``/``limit``, until a
-    short page. No envelope, so no ``total`` to count by."""
+    """Bare JSON arrays of ids (``database/{id}/profileids``) by ``start``/``limit``: the
+    endpoint takes paging parameters only (no ``fields[]=id>N``), so paging is by offset,
+    made exact while ids are removed between pages.
+
+    The ids come in ascending order. Each next page starts one id early, on the last id seen;
+    if that page begins past it, ids before the offset were removed and the list shifted
+    left, so the request steps back a page until it begins at or before the last id seen.
+    Every id alive during the whole walk is listed once; records are ``{"id": n}``. No
+    envelope, so no ``total`` to count by.
+    """
 
     owns = ("start", "limit")
 
     def __init__(self, page_size: int, what: str) -> None:
         super().__init__(page_size, what)
         self.start = 0
-        self.first: Any = None
+        self.last: int | None = None
+        self.first: int | None = None
+        self.step_backs = 0
 
     def init_request(self, base: Pairs) -> Pairs:
         return [*base, ("start", str(self.start)), ("limit", str(self.page_size))]
 
-    def update_state(self, body: Any) -> list[Any]:
+    def update_state(self, body: Any) -> list[dict[str, Any]]:
         if not isinstance(body, list):
             raise CopernicaAPIError(f"{self.what}: expected a JSON array of ids")
-        if self.start and body and body[0] == self.first:
+        ids = [int(i) for i in body]
+        if self.start and ids and ids[0] == self.first:
             # an endpoint that ignores start/limit (view/{id}/profileids is documented
             # without parameters) answered the same list again: it was complete
             self.has_next = False
             return []
-        if not self.start and body:
-            self.first = body[0]
-        self.start += len(body)
+        if not self.start and ids and self.first is None:
+            self.first = ids[0]
+        last = self.last
+        if last is not None and ids and ids[0] > last and self.start > 0:
+            # The page begins after the last id seen: ids before it were removed. Step back.
+            self.step_backs += 1
+            self.start = max(0, self.start - self.page_size)
+            self.has_next = True
+            return []
+        fresh = ids if last is None else [i for i in ids if i > last]
+        if fresh:
+            self.last = fresh[-1]
         # a longer answer than asked for is the whole list
-        self.has_next = len(body) == self.page_size
-        return body
+        self.has_next = len(ids) == self.page_size
+        # the next page starts on this page's last id (one id of overlap)
+        self.start += max(len(ids) - 1, 1)
+        return [{"id": i} for i in fresh]
 
     update_request = init_request
 

@@ -25,6 +25,10 @@ EXPECTED_DAGS = {
     "copernica_restatement",
     "copernica_lifetime_statistics",
     "copernica_profiles_landed",
+    # --- faithful copy: snapshots, deletions, schema drift ---
+    "copernica_snapshots",
+    "copernica_deletions",
+    "copernica_schema_pinned",
 }
 
 
@@ -254,7 +258,11 @@ def test_every_unmapped_extraction_declares_one_asset_of_its_own(dagbag: Any) ->
         "copernica_backfill.extract_profiles",
         "copernica_daily_sync.extract_clicks",
         "copernica_daily_sync.extract_profiles",
+        "copernica_deletions.profile_deletions",
         "copernica_lifetime_statistics.emailing_lifetime_statistics",
         "copernica_restatement.clicks",
+        "copernica_schema_pinned.profiles",
         "copernica_sensor_gated.extract_profiles",
+        "copernica_snapshots.profiles_snapshot",
+        "copernica_snapshots.subprofiles_snapshot",
     ]

@@ -34,6 +34,13 @@ CONTRACT = {
     "abuses": (("product",), False, "id"),
     "destinations": (("product",), False, "id"),
     "consumption": ((), False, "date"),
+    # --- faithful copy: snapshots, ids, deletions ---
+    "profiles_snapshot": (("database_id",), True, "id"),
+    "subprofiles_snapshot": (("collection_id",), True, "id"),
+    "profile_ids": (("database_id",), True, "id"),
+    "subprofile_ids": (("collection_id",), True, "id"),
+    "profile_deletions": (("database_id",), True, "id"),
+    "subprofile_deletions": (("collection_id",), True, "id"),
     # coverage: selections, interests, templates, scheduled, coupons
     "views": (("database_id",), True, "id"),
     "miniviews": (("collection_id",), True, "id"),

@@ -155,6 +155,22 @@ def test_interval_context_moves_logical_date_and_the_ds_family() -> None:
             {"restate_intervals": 1, "dataset": "databases"},
             "restate_intervals needs a dataset filtered by interval",
         ),
+        (
+            {
+                "restate_intervals": 1,
+                "dataset": "profiles_snapshot",
+                "dataset_options": {"database_id": 7616},
+            },
+            "restate_intervals needs a dataset filtered by interval",
+        ),
+        (
+            {
+                "restate_intervals": 1,
+                "dataset": "profile_deletions",
+                "dataset_options": {"database_id": 7616},
+            },
+            "a deletion can only be observed forward in time",
+        ),
     ],
 )
 def test_bad_restatement_arguments_fail_when_the_dag_is_parsed(

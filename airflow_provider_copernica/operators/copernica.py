@@ -19,6 +19,7 @@ from airflow_provider_copernica.datasets import (
     validate_metadata,
     validate_options,
 )
+from airflow_provider_copernica.drift import check_schema_policy
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
 from airflow_provider_copernica.filters import check_filterable
 from airflow_provider_copernica.restatement import check_restate_intervals
@@ -49,9 +50,19 @@ class CopernicaToStorageOperator(BaseOperator):
     that interval would render it, each replaced atomically; the XCom and the asset event's
     extra then add ``restated``, a list of ``{uri, rows, interval_start, interval_end}``, and
     ``api_calls`` counts them all.
+
+    "Keeping a faithful copy": ``schema_policy`` (``evolve``, ``pin``, ``fail``; ``drift.py``)
+    and ``state_uri`` (id snapshots of the deletions datasets and pinned columns; default
+    ``_copernica_state/`` beside the output file; ``state.py``).
     """
 
-    template_fields: Sequence[str] = ("dataset_options", "fields", "filters", "output_uri")
+    template_fields: Sequence[str] = (
+        "dataset_options",
+        "fields",
+        "filters",
+        "output_uri",
+        "state_uri",
+    )
     template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
     ui_color = "#e8f4fc"
 
@@ -69,12 +80,21 @@ class CopernicaToStorageOperator(BaseOperator):
         copernica_conn_id: str = DEFAULT_CONN_ID,
         output_conn_id: str | None = None,
         restate_intervals: int = 0,
+        schema_policy: str = "evolve",
+        state_uri: str | None = None,
         **kwargs: Any,
     ) -> None:
         # Everything that needs no template is checked now, so a typo fails at DAG parse.
         entry = get_dataset(dataset)
         check_file_format(file_format)
         self.restate_intervals = check_restate_intervals(restate_intervals)
+        if restate_intervals and entry.deletions_of is not None:
+            raise CopernicaConfigError(
+                f"restate_intervals cannot be used with {dataset!r}: a deletion can only be "
+                "observed forward in time (each run compares the live ids with the previous "
+                "run's id snapshot), so an earlier interval cannot be extracted again; leave "
+                "restate_intervals at 0"
+            )
         if restate_intervals and entry.snapshot:
             raise CopernicaConfigError(
                 f"restate_intervals needs a dataset filtered by interval; {dataset!r} is a "
@@ -89,6 +109,9 @@ class CopernicaToStorageOperator(BaseOperator):
             )
         # kept unrendered: each restated interval renders it with its own dates
         self.output_uri_template = output_uri
+        self.schema_policy = check_schema_policy(schema_policy)
+        if state_uri is not None and not isinstance(state_uri, str):
+            raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
         self.metadata = validate_metadata(metadata)
         if not _templated(filters):
             check_filterable(entry, filters)  # syntax now; field names at run time
@@ -127,6 +150,7 @@ class CopernicaToStorageOperator(BaseOperator):
         self.allow_empty = allow_empty
         self.copernica_conn_id = copernica_conn_id
         self.output_conn_id = output_conn_id
+        self.state_uri = state_uri
 
     def _window(self, context: Context) -> Window | None:
         from airflow_provider_copernica.windows import window_from_context
@@ -210,7 +234,10 @@ class CopernicaToStorageOperator(BaseOperator):
     ) -> dict[str, Any]:
         """One interval into one file (atomically): ``{uri, rows, dataset, interval_start,
         interval_end}``."""
+        from airflow_provider_copernica.deletions import deletion_pages
+        from airflow_provider_copernica.drift import apply_schema_policy, pin_columns
         from airflow_provider_copernica.extract import prepare
+        from airflow_provider_copernica.state import StateStore, default_state_uri
         from airflow_provider_copernica.writers import check_output_uri, open_writer
 
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
@@ -235,17 +262,29 @@ class CopernicaToStorageOperator(BaseOperator):
             window or "a snapshot",
             uri,
         )
+        entry = extraction.dataset
+        store = None
+        if entry.deletions_of is not None or self.schema_policy != "evolve":
+            store = StateStore(self.state_uri or default_state_uri(uri), self.output_conn_id)
+        to_pin = (
+            apply_schema_policy(self.schema_policy, extraction, store, self.log) if store else None
+        )
+        pages = deletion_pages(extraction, store, self.log) if entry.deletions_of else None
         with open_writer(
             uri, self.file_format, extraction.columns, conn_id=self.output_conn_id
         ) as writer:
-            for rows in extraction.pages():
+            for rows in pages if pages is not None else extraction.pages():
                 writer.write(rows)
-            if writer.rows_written == 0 and not self.allow_empty:
+            # no deletions is an answer, not a missing extraction
+            empty_ok = self.allow_empty or entry.deletions_of is not None
+            if writer.rows_written == 0 and not empty_ok:
                 raise CopernicaEmptyResultError(
                     f"No {self.dataset} records in {window or 'the snapshot'}; nothing was "
                     f"written to {uri}. Set allow_empty=True to write an empty file instead."
                 )
             final_uri = writer.commit()
+        if to_pin is not None and store is not None:
+            pin_columns(store, extraction, to_pin)
         self._last_landed = lineage.landed(
             extraction.settings,
             extraction.dataset,

@@ -27,7 +27,7 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
 ``jwt_ttl:SECONDS``         JWTs issued from now on expire after SECONDS
 ``outage_after:N``          after N more data requests, every data request gets 503
 ``latency:SECONDS``         added to every data request
-``churn``                   after each page of (sub)profiles, delete the next record and
+``churn``                   after each page of (sub)profiles or their ids, delete the next record and
                             insert a copy with a new max id (see ``SandboxData.churn``)
 ``data_after:SECONDS``      records of the last day before the anchor stay invisible for
                             SECONDS (for sensors waiting for data)

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
-from airflow_provider_copernica.sandbox import coverage
+from airflow_provider_copernica.sandbox import coverage, snapshots
 from airflow_provider_copernica.sandbox.data import (
     ACCOUNT,
     EVENT_KINDS,
@@ -495,15 +495,23 @@ class SandboxApp:
             except (ValueError, AttributeError, TypeError, KeyError) as exc:
                 raise HTTPError(400, f"bad remove request: {exc}") from None
             return Response(200, _dumps({"removed": removed}))
+        if action == "fields" and method == "POST":
+            try:
+                answer = snapshots.admin_fields(self.data, orjson.loads(body or b"{}"))
+            except (ValueError, AttributeError, TypeError, KeyError) as exc:
+                raise HTTPError(400, f"bad fields request: {exc}") from None
+            return Response(200, _dumps(answer))
         raise HTTPError(
             404,
             "admin endpoints: GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/reset, "
             'POST /_sandbox/consent {"answer": "grant"|"refuse"}, '
-            'POST /_sandbox/remove {"profiles": [ids], "subprofiles": [ids]}',
+            'POST /_sandbox/remove {"profiles": [ids], "subprofiles": [ids]}, '
+            'POST /_sandbox/fields {"database": id, "add": [{"name", "type"}], "remove": [names]}',
         )
 
     def reset(self) -> None:
         self.faults.reset()
+        snapshots.reset_fields(self.data)
         self.data.reset()
         self.reset_tokens()
         self.consent_refused = False
@@ -575,11 +583,15 @@ class SandboxApp:
         return self._people_page(self._subprofile_table(coll), query)
 
     def _ids(self, table: Table, query: Query) -> Any:
+        # paging parameters only (rest-get-database-profileids.md): start, limit (default
+        # 100, at most 1000), ids ascending
         start, limit, _ = query.paging()
-        if "limit" not in query.values:
-            limit = MAX_LIMIT
         rows = table.alive()[start : start + limit]
-        return [table.ids[i] for i in rows]
+        body = [table.ids[i] for i in rows]
+        if self.faults.churn and rows:
+            last = table.ids[rows[-1]]
+            return _dumps(body), lambda: self.data.churn(table, last)
+        return body
 
     def profile(self, query: Query, ident: str) -> Any:
         found = self.data.find_person("profile", ident)

@@ -17,6 +17,8 @@ EXAMPLE_DAGS = [
     "copernica_preview",
     "copernica_sensor_gated",
     "copernica_restatement",
+    "copernica_snapshots",
+    "copernica_deletions",
 ]
 ASSET_DAGS = ["copernica_daily_sync", "copernica_profiles_landed"]
 

@@ -292,6 +292,67 @@ def test_restatement_converges_a_late_event_into_its_days_file_and_no_other(
     assert (out / f"{days[0].isoformat()}.jsonl").stat().st_mtime_ns == untouched
 
 
+# -- faithful copy: snapshots and deletions under backfills -------------------------------
+
+SNAPSHOT_DAG = "copernica_snapshots"
+DELETIONS_DAG = "copernica_deletions"
+
+
+def _one_run(airflow: AirflowStandalone, dag_id: str, day: date) -> dict[str, Any]:
+    _backfill(airflow, dag_id, day, day)
+    airflow.wait_backfill_done(dag_id)
+    [run] = _runs_for(airflow, dag_id, [day])
+    assert run["state"] == "success", run
+    return run
+
+
+def test_backfilled_snapshots_hold_the_state_as_of_the_run(
+    airflow: AirflowStandalone, sandbox: Any
+) -> None:
+    """Documented: a snapshot's interval only names its file; a backfilled past week holds
+    the live records as of the backfill."""
+    import pyarrow.parquet as pq
+
+    days = [_day(sandbox, 14), _day(sandbox, 7)]
+    airflow.cli("dags", "unpause", SNAPSHOT_DAG)
+    _backfill(airflow, SNAPSHOT_DAG, days[0], days[-1])
+    airflow.wait_backfill_done(SNAPSHOT_DAG)
+    runs = airflow.wait_runs_done(SNAPSHOT_DAG, 1)
+    assert runs and {r["state"] for r in runs} == {"success"}, runs
+    live = sorted(int(r["ID"]) for r in sandbox.data.records("profiles", database_id=DATABASE_ID))
+    files = sorted(_output_dir(airflow, SNAPSHOT_DAG, "profiles_snapshot").glob("*.parquet"))
+    assert len(files) == len(runs)
+    for path in files:
+        assert pq.read_table(path, columns=["id"]).column("id").to_pylist() == live
+
+
+def test_deletions_backfills_observe_forward_only(airflow: AirflowStandalone, sandbox: Any) -> None:
+    d1, d2, d3 = _day(sandbox, 12), _day(sandbox, 11), _day(sandbox, 10)
+    out = _output_dir(airflow, DELETIONS_DAG, "profile_deletions")
+    airflow.cli("dags", "unpause", DELETIONS_DAG)
+
+    first = _one_run(airflow, DELETIONS_DAG, d2)  # the baseline
+    assert _read_jsonl(out / _file_name(d2)) == []
+    log = airflow.task_log(DELETIONS_DAG, first["dag_run_id"], "profile_deletions")
+    assert "first run has nothing to compare with" in log
+
+    ids = sorted(int(r["ID"]) for r in sandbox.data.records("profiles", database_id=DATABASE_ID))
+    gone = [ids[3], ids[300]]
+    for ident in gone:
+        sandbox.data.remove_record("profiles", ident, database_id=DATABASE_ID)
+    _one_run(airflow, DELETIONS_DAG, d3)
+    rows = _read_jsonl(out / _file_name(d3))
+    assert [r["id"] for r in rows] == gone
+    assert {r["interval_start"][:10] for r in rows} == {d3.isoformat()}
+
+    past = _one_run(airflow, DELETIONS_DAG, d1)  # before an observed interval
+    assert _read_jsonl(out / _file_name(d1)) == []
+    log = airflow.task_log(DELETIONS_DAG, past["dag_run_id"], "profile_deletions")
+    assert "can only be observed forward in time" in log
+    state = out / "_copernica_state" / "profile_ids" / f"database_id={DATABASE_ID}"
+    assert sorted(p.name[:8] for p in state.glob("*.json")) == [f"{d:%Y%m%d}" for d in (d2, d3)]
+
+
 def test_every_process_is_ours_to_stop(airflow: AirflowStandalone) -> None:
     """The fixture's process group holds the whole Airflow (checked before teardown)."""
     import psutil
