@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-browser lint format demo demo-stop bench sandbox clean
+.PHONY: venv test test-browser lint format demo demo-stop bench sandbox readme-table clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ demo-stop:
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# The README's dataset table from the catalog (`copernica datasets --markdown`).
+readme-table: $(STAMP)
+	$(BIN)/python -c "from airflow_provider_copernica.catalog import update_readme; update_readme('README.md')"
 
 sandbox: $(STAMP)
 	$(BIN)/copernica sandbox --port 8900

@@ -5,6 +5,7 @@ key. ``copernica datasets`` prints it; the README's dataset table is :func:`mark
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from airflow_provider_copernica.datasets import DATASETS, KINDS, Dataset
 from airflow_provider_copernica.window_params import window_style
@@ -44,9 +45,11 @@ def _style_text(style: object) -> str:
 
 
 def window_text(entry: Dataset) -> str:
-    """How the interval selects the records, and the API parameters that carry it."""
+    """How the interval selects the records, and the API parameters that carry it (also
+    under the options that make a snapshot entry windowed)."""
     if entry.snapshot:
-        return "snapshot (as of the run)"
+        windowed = [f"; {c.name}: {c.description}" for c in entry.choices if c.window]
+        return "snapshot (as of the run)" + "".join(windowed)
     styles = entry.window_params
     if isinstance(styles, dict) or hasattr(styles, "items"):
         sent = "; ".join(f"{p}: {_style_text(s)}" for p, s in styles.items())  # type: ignore[union-attr]
@@ -77,4 +80,17 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["by_kind", "markdown_table", "options_text", "rows", "window_text"]
+def update_readme(path: str | Path) -> bool:
+    """Write :func:`markdown_table` between the README's markers (``make readme-table``,
+    e.g. after a merge that added datasets); True when the file changed."""
+    path = Path(path)
+    text = path.read_text()
+    start = text.index(README_START) + len(README_START)
+    end = text.index(README_END)
+    updated = f"{text[:start]}\n{markdown_table()}\n{text[end:]}"
+    if updated != text:
+        path.write_text(updated)
+    return updated != text
+
+
+__all__ = ["by_kind", "markdown_table", "options_text", "rows", "update_readme", "window_text"]

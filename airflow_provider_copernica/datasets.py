@@ -118,7 +118,9 @@ KINDS += ("other",)
 @dataclass(frozen=True)
 class Choice:
     """A dataset option with a fixed set of values, checked before any call. With ``param``
-    the value is sent as that API parameter; without, it switches an :class:`Enrich` on."""
+    the value is sent as that API parameter; with ``window``, ``true`` sends the interval as
+    that window style (the snapshot entry becomes windowed); otherwise it switches an
+    :class:`Enrich` on."""
 
     name: str
     values: tuple[str, ...]
@@ -126,6 +128,9 @@ class Choice:
     products: tuple[str, ...] = PRODUCTS
     """The products it applies to (refused for the others)."""
     description: str = ""
+    window: WindowStyle | None = None
+    """Sent for the interval when the option is ``true`` (records without a time field:
+    the API's filter is the interval's only check)."""
 
 
 BOOL = ("true", "false")
@@ -204,8 +209,15 @@ class Dataset:
     """No declared columns: they are read from the first page and pinned for the run."""
 
     def configured(self, options: Mapping[str, object]) -> Dataset:
-        """The entry for these validated options (itself unless it has ``configure``)."""
-        return self if self.configure is None else self.configure(self, options)
+        """The entry for these validated options: windowed by a ``window`` choice set to
+        ``true``, then shaped by ``configure`` (itself when neither applies)."""
+        entry = self
+        for choice in self.choices:
+            if choice.window is not None and options.get(choice.name) == "true":
+                entry = replace(
+                    entry, window_params=choice.window, interval_filter=choice.description
+                )
+        return entry if entry.configure is None else entry.configure(entry, options)
 
     @property
     def snapshot(self) -> bool:
@@ -686,6 +698,24 @@ _SCHEDULED = {
 }
 
 
+# The template/document lists filter by time, but their records carry no time to check an
+# interval against: the API's (inclusive, local-time) filter is trusted, one call per 1,000.
+_CREATED_IN_INTERVAL = Choice(
+    "created_in_interval",
+    BOOL,
+    products=("draganddrop",),
+    description="created in interval (created_after/created_before)",
+    window=WindowParams("created_after", "created_before"),
+)
+_MODIFIED_IN_INTERVAL = Choice(
+    "modified_in_interval",
+    BOOL,
+    products=("html",),
+    description="modified in interval (modifiedfromdate/modifiedtodate)",
+    window=WindowParams("modifiedfromdate", "modifiedtodate"),
+)
+
+
 def _statistics(name: str, what: str, product: str, metrics: str) -> Dataset:
     """Per template/document with events in the interval: its statistics (begintime/endtime),
     one call per template/document after one list call."""
@@ -789,6 +819,7 @@ def _coverage_entries() -> list[Dataset]:
             description="Emailing templates",
             path="{product}/templates",
             product=True,
+            choices=(_CREATED_IN_INTERVAL, _MODIFIED_IN_INTERVAL),
             columns={
                 "draganddrop": _cols(
                     "id:int name from_address.name from_address.email subject type "
@@ -804,6 +835,7 @@ def _coverage_entries() -> list[Dataset]:
             path="{product}/documents",
             product=True,
             products=("html",),
+            choices=(_MODIFIED_IN_INTERVAL,),
             extra_params=(("source", "false"),),
             columns=_cols("id:int template:int name from_address subject archived:bool"),
         ),

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, a table on stdout and in benchmarks/RESULTS.md.
 
 Usage: ``python -m benchmarks.run [--quick] [--only parse,throughput,latency,capacity,
-profile,memory]``. ``--quick`` does one repetition and smaller sizes (a smoke run; it does not
+profile,memory,catalog]``. ``--quick`` does one repetition and smaller sizes (a smoke run; it does not
 write RESULTS.md unless ``--write`` is given).
 """
 
@@ -36,6 +36,7 @@ SECTIONS = (
     "profile",
     "statistics",
     "memory",
+    "catalog",
 )
 SANDBOX_SECTIONS = ("throughput", "latency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -324,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import memory
 
             memory.run(report, token, memory_sandboxes)
+        catalog_section = None
+        if "catalog" in args.only:  # its own section of RESULTS.md, spliced in after it
+            from benchmarks import catalog_calls
+
+            catalog_section = catalog_calls.run()
     finally:
         for sandbox in memory_sandboxes:
             sandbox.__exit__(None, None, None)
@@ -335,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text)
     if not args.quick or args.write:
         RESULTS.write_text(text)
+        if catalog_section is not None:
+            catalog_calls.splice(RESULTS, catalog_section)
         print(f"wrote {Path(RESULTS).relative_to(REPO)}")
     return 0
 

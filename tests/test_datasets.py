@@ -48,8 +48,9 @@ CONTRACT = {
     "view_profile_ids": (("view_id",), True, "id"),
     "miniview_subprofiles": (("miniview_id",), True, "id"),
     "interests": (("database_id",), True, "id"),
-    "templates": (("product",), True, "id"),
-    "documents": (("product",), True, "id"),
+    # windowed by their modification (creation) time only with that option
+    "templates": (("product", "created_in_interval", "modified_in_interval"), True, "id"),
+    "documents": (("product", "modified_in_interval"), True, "id"),
     "template_statistics": (("product",), False, "id"),
     "document_statistics": (("product",), False, "id"),
     "scheduled_emailings": (("product",), True, "id"),

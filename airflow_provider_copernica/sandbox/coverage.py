@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_copernica.sandbox.timeutil import DAY, fmt_local
+from airflow_provider_copernica.sandbox.timeutil import (
+    DAY,
+    TZ,
+    fmt_local,
+    local_midnight,
+    local_naive,
+    to_datetime,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.sandbox.data import SandboxData
@@ -59,6 +66,14 @@ MINIVIEW_SPECS: dict[int, list[tuple[int, str, str, str, str]]] = {
     6320: [],
 }
 COUPONS_PER_CAMPAIGN = {1: 2345, 2: 40, 3: 0}
+# The lists' time filters (lower, upper bound; both inclusive, naive local like every
+# Copernica time): drag-and-drop templates by creation, html templates and documents by
+# modification. The records themselves carry no time.
+CONTENT_FILTERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("templates", "draganddrop"): ("created_after", "created_before"),
+    ("templates", "html"): ("modifiedfromdate", "modifiedtodate"),
+    ("documents", "html"): ("modifiedfromdate", "modifiedtodate"),
+}
 
 
 @dataclass(frozen=True)
@@ -158,6 +173,7 @@ class Coverage:
             }
             for d in range(114, 118)
         ]
+        self.content_times = self._content_times(autumn[-1] if autumn else data.span_end - DAY)
         soon = data.span_end + 3 * 3600
         autumn_local = fmt_local(autumn[-1] - 1800) if autumn else fmt_local(soon)
         target = {"type": "database", "sources": [{"id": "7616", "type": "database"}]}
@@ -230,6 +246,46 @@ class Coverage:
                     "tags": ["discount", f"c{campaign}"] if campaign != 2 else [],
                 }
             )
+
+    def _content_times(self, change: int) -> dict[tuple[str, str], dict[int, int]]:
+        """(dataset, product) -> id -> the UTC epoch its list's time filter reads: around
+        the local day of the autumn DST change (its first and last second, both 02:30s)."""
+        day = to_datetime(change).astimezone(TZ).date()
+        start = local_midnight(day)  # the local day is 25 hours long
+        end = start + 25 * 3600
+        offsets = {
+            ("templates", "draganddrop"): [
+                start - DAY // 2,
+                start,
+                change - 1800,
+                change + 1800,
+                end,
+            ],
+            ("templates", "html"): [start - 1, start + 3600, change + 1800, end - 1, end + DAY],
+            ("documents", "html"): [start - 7200, change - 1800, end - 1, end],
+        }
+        times = {}
+        for (dataset, product), moments in offsets.items():
+            records = self.documents if dataset == "documents" else self.templates[product]
+            times[(dataset, product)] = {
+                int(r["id"]): moment for r, moment in zip(records, moments, strict=True)
+            }
+        return times
+
+    def content(
+        self, dataset: str, product: str, low: int | None, high: int | None
+    ) -> list[dict[str, Any]]:
+        """The templates/documents whose time (naive local) is within ``[low, high]``."""
+        records = self.documents if dataset == "documents" else self.templates[product]
+        if low is None and high is None:
+            return list(records)
+        times = self.content_times[(dataset, product)]
+
+        def within(moment: int) -> bool:
+            naive = local_naive(moment)
+            return (low is None or naive >= low) and (high is None or naive <= high)
+
+        return [r for r in records if within(times[int(r["id"])])]
 
     # -- selections ----------------------------------------------------------------------
 
@@ -352,6 +408,11 @@ class Coverage:
         (with these options) is not covered here."""
         if dataset in ("view_profiles", "view_profile_ids"):
             return sorted(self.members("view", int(options["view_id"])))
+        product = options.get("product") or "draganddrop"
+        windowed = ("created_in_interval", "modified_in_interval")
+        if any(str(options.get(o)).lower() == "true" for o in windowed):
+            times = self.content_times[(dataset, product)]
+            return sorted(i for i, moment in times.items() if lo <= moment < hi)
         if dataset == "miniview_subprofiles":
             return sorted(self.members("miniview", int(options["miniview_id"])))
         if dataset in ("template_statistics", "document_statistics"):
@@ -474,13 +535,18 @@ def routes(app: SandboxApp) -> list[tuple[str, Callable[..., Any]]]:
         table, test = cov().member_test("view", selection("view", ident).ident) or (None, None)
         return [table.ids[i] for i in table.alive() if test(i)]
 
+    def content(query: Query, dataset: str, product: str) -> list[dict[str, Any]]:
+        # the other product's parameter names are unknown there, so silently ignored
+        low, high = CONTENT_FILTERS[(dataset, product)]
+        return cov().content(dataset, product, query.naive(low), query.naive(high))
+
     def templates(query: Query, product: str) -> Any:
-        return page_of(cov().templates[product], query)
+        return page_of(content(query, "templates", product), query)
 
     def documents(query: Query, product: str) -> Any:
         if product != "html":
             raise HTTPError(400, "Invalid method")
-        rows = cov().documents
+        rows = content(query, "documents", product)
         if not query.boolean("source", True):
             rows = [{k: v for k, v in r.items() if k != "source"} for r in rows]
         return page_of(rows, query)

@@ -1,0 +1,123 @@
+"""Coverage datasets beyond their plain snapshots: templates and documents by modification
+(or creation) time, and template/document statistics, against the sandbox's ground truth
+around the 2026-10-25 autumn DST change."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_copernica.counting import count_records
+from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.extract import prepare
+from airflow_provider_copernica.hooks.copernica import CopernicaHook
+from airflow_provider_copernica.windows import Window
+
+UTC = timezone.utc
+# The Europe/Amsterdam days 2026-10-24 and 2026-10-25 (25 hours: the clocks went back).
+DAY_BEFORE = Window(datetime(2026, 10, 23, 22, tzinfo=UTC), datetime(2026, 10, 24, 22, tzinfo=UTC))
+DST_DAY = Window(datetime(2026, 10, 24, 22, tzinfo=UTC), datetime(2026, 10, 25, 23, tzinfo=UTC))
+
+CONTENT_WINDOWS = [
+    # dataset, options, the API's parameters for the window's first and last second
+    (
+        "templates",
+        {"product": "draganddrop", "created_in_interval": True},
+        ("created_after", "created_before"),
+    ),
+    (
+        "templates",
+        {"product": "html", "modified_in_interval": "true"},
+        ("modifiedfromdate", "modifiedtodate"),
+    ),
+    (
+        "documents",
+        {"product": "html", "modified_in_interval": True},
+        ("modifiedfromdate", "modifiedtodate"),
+    ),
+]
+
+
+def ids_of(extraction: Any) -> list[int]:
+    return sorted(row["id"] for page in extraction.pages() for row in page)
+
+
+def truth(sandbox: Any, dataset: str, window: Window, options: dict[str, Any]) -> list[int]:
+    return sorted(
+        int(i) for i in sandbox.data.expected_ids(dataset, window.start, window.end, **options)
+    )
+
+
+@pytest.mark.parametrize(("dataset", "options", "params"), CONTENT_WINDOWS, ids=str)
+def test_templates_and_documents_by_time_are_exact_on_consecutive_days_around_the_dst_change(
+    sandbox: Any, hook: CopernicaHook, dataset: str, options: dict, params: tuple[str, str]
+) -> None:
+    before = ids_of(prepare(hook, dataset, options=options, window=DAY_BEFORE))
+    during = ids_of(prepare(hook, dataset, options=options, window=DST_DAY))
+    assert before == truth(sandbox, dataset, DAY_BEFORE, options) and before
+    assert during == truth(sandbox, dataset, DST_DAY, options) and len(during) > 1
+    assert not set(before) & set(during)
+    every = ids_of(prepare(CopernicaHook(), dataset, options={"product": options["product"]}))
+    assert set(before) | set(during) < set(every)  # the option filters; without it, all
+    # the interval is sent in local time, its end as its last second (the API's bounds are
+    # inclusive); the 25-hour day ends at 23:59:59 local
+    path = f"/v4/{options['product']}/{dataset}"
+    sent = [r.query for r in sandbox.iter_requests(path) if params[0] in r.query]
+    first, last = params
+    assert f"{first}=2026-10-25+00%3A00%3A00&{last}=2026-10-25+23%3A59%3A59" in sent[-1]
+    # a count is one probe with the same parameters
+    assert count_records(hook, dataset, options, DST_DAY, 1) == len(during)
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "needle"),
+    [
+        ("templates", {"modified_in_interval": True}, "applies to product html only"),
+        ("templates", {"product": "html", "created_in_interval": True}, "product draganddrop"),
+        ("documents", {"product": "html", "modified_in_interval": "yes"}, "one of true, false"),
+        ("documents", {"product": "html", "modified_in_interval": True}, "give a window"),
+    ],
+)
+def test_bad_content_window_options_are_refused_before_any_request(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None, dataset: str, options: dict, needle: str
+) -> None:
+    with pytest.raises(CopernicaConfigError, match=needle):
+        prepare(hook, dataset, options=options)
+    assert list(sandbox.iter_requests("/v4/")) == []
+
+
+def test_false_keeps_the_snapshot(sandbox: Any, hook: CopernicaHook) -> None:
+    options = {"product": "html", "modified_in_interval": False}
+    assert ids_of(prepare(hook, "documents", options=options)) == truth(
+        sandbox, "documents", DST_DAY, {"product": "html"}
+    )
+    assert all("modifiedfromdate" not in r.query for r in sandbox.iter_requests("/v4/"))
+
+
+@pytest.mark.parametrize(
+    ("dataset", "product"),
+    [("template_statistics", "draganddrop"), ("document_statistics", "html")],
+)
+def test_template_and_document_statistics_equal_the_ground_truth_on_the_dst_day(
+    sandbox: Any, hook: CopernicaHook, dataset: str, product: str
+) -> None:
+    options = {"product": product}
+    rows = [
+        row
+        for page in prepare(hook, dataset, options=options, window=DST_DAY).pages()
+        for row in page
+    ]
+    assert sorted(r["id"] for r in rows) == truth(sandbox, dataset, DST_DAY, options) and rows
+    lo, hi = DST_DAY.start.timestamp(), DST_DAY.end.timestamp()
+    for row in rows:
+        stats = sandbox.data.coverage.content_statistics(
+            product, row["id"], lambda t, i: lo <= t.ts[i] < hi
+        )
+        metrics = [c for c in row if c != "id"]
+        assert len(metrics) >= 10
+        for column in metrics:  # e.g. destinations, clicks.total, clicks.unique
+            kind, _, name = column.partition(".")
+            value = stats[kind][name] if name else stats[kind]
+            assert row[column] == value, (row["id"], column)
