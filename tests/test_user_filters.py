@@ -155,3 +155,22 @@ def test_view_members_filtered_equal_the_ground_truth(sandbox: Any, hook: Copern
     )
     assert expected and sorted(row["id"] for row in rows) == expected
     assert len(expected) < len(members)
+
+
+def test_miniview_members_filtered_equal_the_ground_truth(
+    sandbox: Any, hook: CopernicaHook
+) -> None:
+    options = {"miniview_id": 1525}  # the collection's "Shoes" orders
+    rows = rows_of(prepare(hook, "miniview_subprofiles", options=options, filters=["amount>=250"]))
+    members = set(
+        sandbox.data.expected_ids("miniview_subprofiles", WINDOW.start, WINDOW.end, **options)
+    )
+    expected = sorted(
+        int(r["ID"])
+        for r in sandbox.data.records("subprofiles", collection_id=6312)
+        if int(r["ID"]) in members and float(r["fields"]["amount"]) >= 250
+    )
+    assert expected and sorted(row["id"] for row in rows) == expected
+    assert len(expected) < len(members)
+    sent = [r.query for r in sandbox.iter_requests("/v4/miniview/1525/subprofiles")]
+    assert sent and all("amount%3E%3D250" in q for q in sent)
