@@ -91,11 +91,15 @@ def _pattern(path: str) -> str:
     return "/".join("{id}" if part.isdigit() else part for part in path.split("/"))
 
 
+_PAGING = {"start", "limit", "total", "orderby", "order", "fields[]"}
+
+
 def _kinds(requests: list[Any]) -> Counter[str]:
     """Requests by path pattern; a pattern asked with different parameters (``logfiles``:
     the dates, then ``?date&type``: a day's files) is told apart by their names."""
     asked = [
-        (_pattern(r.path), "&".join(sorted({k for k, _ in parse_qsl(r.query)}))) for r in requests
+        (_pattern(r.path), "&".join(sorted({k for k, _ in parse_qsl(r.query)} - _PAGING)))
+        for r in requests
     ]
     variants = Counter(pattern for pattern, _ in set(asked))
     return Counter(
@@ -161,6 +165,19 @@ def render(results: list[Measured]) -> str:
         "sandbox's log (equal to the hook's count), plus "
         f"{' or '.join(map(str, exchanges))} JWT exchange(s) per run, not billed. Snapshots ignore "
         "the window. Deterministic: `tests/test_catalog_calls.py` re-measures and compares.",
+        *(
+            [
+                "",
+                f"{', '.join(f'`{n}`' for n in deletions)}: a first run (no earlier id "
+                "snapshot) writes an empty file; every run costs the id list's calls.",
+            ]
+            if (
+                deletions := sorted(
+                    {m.dataset for m in results if DATASETS[m.dataset].deletions_of}
+                )
+            )
+            else []
+        ),
         "",
         "| dataset | options | rows | calls | requests |",
         "|---|---|---|---|---|",
