@@ -48,8 +48,12 @@ def window_text(entry: Dataset) -> str:
     """How the interval selects the records, and the API parameters that carry it (also
     under the options that make a snapshot entry windowed)."""
     if entry.snapshot:
+        # a snapshot's own words when it has some (an id list, deletions since the last run)
+        text = entry.interval_filter
+        if text == Dataset.interval_filter:
+            text = "snapshot (as of the run)"
         windowed = [f"; {c.name}: {c.description}" for c in entry.choices if c.window]
-        return "snapshot (as of the run)" + "".join(windowed)
+        return text + "".join(windowed)
     styles = entry.window_params
     if isinstance(styles, dict) or hasattr(styles, "items"):
         sent = "; ".join(f"{p}: {_style_text(s)}" for p, s in styles.items())  # type: ignore[union-attr]

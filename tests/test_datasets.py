@@ -124,3 +124,23 @@ def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(CopernicaConfigError, match=", ".join(METADATA_COLUMNS)):
         validate_metadata(["_extracted"])
     assert validate_metadata("_run_id") == ("_run_id",)
+
+
+def test_catalog_window_texts_name_the_windowing_options_and_a_snapshots_own_words() -> None:
+    from airflow_provider_copernica.catalog import window_text
+
+    assert window_text(get_dataset("databases")) == "snapshot (as of the run)"
+    documents = get_dataset("documents")
+    assert window_text(documents) == (
+        "snapshot (as of the run); modified_in_interval: modified in interval "
+        "(modifiedfromdate/modifiedtodate)"
+    )
+    windowed = documents.configured(
+        validate_options(documents, {"product": "html", "modified_in_interval": True})
+    )
+    assert not windowed.snapshot and windowed.timestamp_field is None
+    assert window_text(windowed) == "modified in interval (modifiedfromdate/modifiedtodate)"
+    off = documents.configured(validate_options(documents, {"modified_in_interval": "false"}))
+    assert off.snapshot
+    deletions = get_dataset("profile_deletions")
+    assert window_text(deletions) == deletions.interval_filter != "snapshot (no filter)"
