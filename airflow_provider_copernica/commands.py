@@ -141,9 +141,11 @@ test_connection_command.__test__ = False  # type: ignore[attr-defined]  # not a 
 
 
 def _columns(entry: Dataset, options: Mapping[str, Any], conn_id: str) -> list[Column]:
-    """The dataset's columns: from the catalog, plus (one call) a database's own fields."""
-    if entry.discovery is None:
-        return list(entry.columns_for(options.get("product"), options))  # no connection needed
+    """The dataset's columns for these options (a log type's, an endpoint's): from the
+    catalog, plus (one call) a database's own fields, or an endpoint's first page."""
+    shaped = entry.configured(options)
+    if shaped.discovery is None and not shaped.infer_columns:
+        return list(shaped.columns_for(options.get("product"), options))  # no connection needed
     from airflow_provider_copernica.extract import available_columns
 
     return available_columns(_hook(conn_id), entry.name, options)
@@ -211,10 +213,12 @@ def datasets_command(
                 print(format_table(header, rows), file=out)
             return EXIT_OK
         entry = get_dataset(args.dataset)
-        columns = _columns(entry, validate_options(entry, options), args.conn_id)
-        print(f"{entry.name}: {entry.description}", file=out)
+        valid = validate_options(entry, options)
+        columns = _columns(entry, valid, args.conn_id)
+        shaped = entry.configured(valid)  # e.g. windowed by modified_in_interval
+        print(f"{entry.name}: {shaped.description}", file=out)
         print(f"kind: {entry.kind}; options: {catalog.options_text(entry) or 'none'}", file=out)
-        print(f"window: {catalog.window_text(entry)}; key: {entry.key}", file=out)
+        print(f"window: {catalog.window_text(shaped)}; key: {shaped.key}", file=out)
         print(format_table(("column", "type"), [(c.name, c.type) for c in columns]), file=out)
         return EXIT_OK
 

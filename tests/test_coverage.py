@@ -121,3 +121,13 @@ def test_template_and_document_statistics_equal_the_ground_truth_on_the_dst_day(
             kind, _, name = column.partition(".")
             value = stats[kind][name] if name else stats[kind]
             assert row[column] == value, (row["id"], column)
+
+
+def test_copernica_datasets_shows_the_window_an_option_gives(capsys: Any) -> None:
+    from airflow_provider_copernica.cli import main
+
+    assert main(["datasets", "documents", "--option", "modified_in_interval=true"]) == 0
+    out = capsys.readouterr().out
+    assert "window: modified in interval (modifiedfromdate/modifiedtodate); key: id" in out
+    assert main(["datasets", "documents"]) == 0
+    assert "window: snapshot (as of the run); modified_in_interval:" in capsys.readouterr().out

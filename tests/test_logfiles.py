@@ -160,3 +160,36 @@ def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
     size_mb, peak_mb = path.stat().st_size / 2**20, peak / 2**20
     print(f"200,000-row logfile ({size_mb:.1f} MB): parser peak {peak_mb:.2f} MB")
     assert count == 200_000 and peak_mb < 1.0  # one 64 kB chunk and one record, not the file
+
+
+DOCUMENTED = [
+    "id",
+    "time",
+    "mailingid",
+    "profileid",
+    "subprofileid",
+    "databaseid",
+    "collectionid",
+    "senderdomain",
+    "templateid",
+    "tags",
+    "email",
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "extra"),
+    [("clicks", ["url", "ip", "useragent", "country", "city"]), ("deliveries", ["attempts"])],
+)
+def test_copernica_datasets_lists_a_log_types_columns_documented_ones_first(
+    capsys: Any, family: str, extra: list[str]
+) -> None:
+    from airflow_provider_copernica.cli import main
+
+    assert main(["datasets", "logfile_events", "--option", f"log_type={family}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    columns = [
+        line.split()[0]
+        for line in lines[lines.index(next(x for x in lines if x.startswith("---"))) + 1 :]
+    ]
+    assert columns == DOCUMENTED + extra
