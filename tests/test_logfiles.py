@@ -193,3 +193,18 @@ def test_copernica_datasets_lists_a_log_types_columns_documented_ones_first(
         for line in lines[lines.index(next(x for x in lines if x.startswith("---"))) + 1 :]
     ]
     assert columns == DOCUMENTED + extra
+
+
+def test_days_before_the_oldest_kept_date_are_refused_after_one_call(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None
+) -> None:
+    from airflow_provider_copernica.exceptions import CopernicaAPIError
+
+    oldest = sandbox.app.logfiles.dates()[0]
+    window = Window(datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 2, tzinfo=UTC))
+    extraction = prepare(hook, "logfile_events", options={"log_type": "clicks"}, window=window)
+    with pytest.raises(
+        CopernicaAPIError, match=f"no longer keeps logfiles of 2025-06-01.*{oldest}"
+    ):
+        rows_of(extraction)
+    assert [(r.path, r.query) for r in sandbox.iter_requests("/v4/")] == [("/v4/logfiles", "")]
