@@ -143,15 +143,31 @@ def test_the_streaming_parser_reads_any_chunking() -> None:
         list(iter_json_records(io.BytesIO(data[:-10])))
 
 
-def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
-    import tracemalloc
-
+def logfile_of(path: Any, rows: int) -> Any:
     row = {"id": "cdm-0", "time": "2026-10-25 02:30:00", "email": "a@example.com", "tags": ""}
-    path = tmp_path / "cdm-click.2026-10-25.log"
     with path.open("wb") as out:
         out.write(b"[")
-        out.write(b",".join(json.dumps(row | {"id": f"cdm-{n}"}).encode() for n in range(200_000)))
+        out.write(b",".join(json.dumps(row | {"id": f"cdm-{n}"}).encode() for n in range(rows)))
         out.write(b"]")
+    return path
+
+
+# A child process parses one file and prints its record count and peak RSS (MB).
+_PEAK_RSS = (
+    "import resource, sys\n"
+    "from airflow_provider_copernica.logfiles import iter_json_records\n"
+    "with open(sys.argv[1], 'rb') as stream:\n"
+    "    count = sum(1 for _ in iter_json_records(stream))\n"
+    "print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+)
+
+
+def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    import tracemalloc
+
+    path = logfile_of(tmp_path / "cdm-click.2026-10-25.log", 200_000)
     tracemalloc.start()
     with path.open("rb") as stream:
         count = sum(1 for _ in iter_json_records(stream))
@@ -160,6 +176,18 @@ def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
     size_mb, peak_mb = path.stat().st_size / 2**20, peak / 2**20
     print(f"200,000-row logfile ({size_mb:.1f} MB): parser peak {peak_mb:.2f} MB")
     assert count == 200_000 and peak_mb < 1.0  # one 64 kB chunk and one record, not the file
+    # the process's peak RSS, against a 2,000-row file parsed the same way
+    small = logfile_of(tmp_path / "cdm-click.2026-10-24.log", 2_000)
+    peaks = {}
+    for rows, file in ((2_000, small), (200_000, path)):
+        child = [sys.executable, "-c", _PEAK_RSS, str(file)]
+        out = subprocess.run(child, capture_output=True, text=True, check=True, timeout=300)
+        counted, rss = out.stdout.splitlines()[-1].split()
+        assert int(counted) == rows
+        peaks[rows] = float(rss)
+    growth = peaks[200_000] - peaks[2_000]
+    print(f"peak RSS: 2,000 rows {peaks[2_000]:.1f} MB, 200,000 rows {peaks[200_000]:.1f} MB")
+    assert growth < 0.5 * size_mb  # far less than the file: it is never held whole
 
 
 DOCUMENTED = [
