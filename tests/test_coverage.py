@@ -131,3 +131,29 @@ def test_copernica_datasets_shows_the_window_an_option_gives(capsys: Any) -> Non
     assert "window: modified in interval (modifiedfromdate/modifiedtodate); key: id" in out
     assert main(["datasets", "documents"]) == 0
     assert "window: snapshot (as of the run); modified_in_interval:" in capsys.readouterr().out
+
+
+def test_miniviews_carry_their_rules_and_last_built(sandbox: Any, hook: CopernicaHook) -> None:
+    from zoneinfo import ZoneInfo
+
+    local = ZoneInfo("Europe/Amsterdam")
+    rows = [
+        r
+        for page in prepare(hook, "miniviews", options={"collection_id": 6312}).pages()
+        for r in page
+    ]
+    cov = sandbox.data.coverage
+    assert sorted(r["id"] for r in rows) == sorted(
+        i for i, s in cov.miniviews.items() if s.owner == 6312
+    )
+    for row in rows:
+        selection = cov.miniviews[row["id"]]
+        assert row["rules"] == cov.rules(selection, "miniview")
+        assert row["collection"] == 6312 and row["parent-type"] == "collection"
+        built = datetime.fromisoformat(selection.record["last-built"]).replace(tzinfo=local)
+        assert row["last-built"] == built.astimezone(UTC).isoformat()
+    # one list call, then one rules call per miniview
+    paths = [r.path for r in sandbox.iter_requests("/v4/")]
+    assert paths == ["/v4/collection/6312/miniviews"] + [
+        f"/v4/miniview/{r['id']}/rules" for r in rows
+    ]
