@@ -137,3 +137,13 @@ def test_counting_a_client_side_window_pages_instead_of_probing(
     path, params = probe_request(entry, windowed, WINDOW, small_pages.settings)  # type: ignore[misc]
     assert path == "draganddrop/clicks" and ("limit", "1") in params
     assert count_records(small_pages, "endpoint", windowed, WINDOW, 1) == len(truth)
+
+
+def test_a_list_the_catalog_lacks_is_one_endpoint_away(sandbox: Any, hook: CopernicaHook) -> None:
+    # the README's example: a Publisher template's documents
+    options = {"path": "html/template/579/documents"}
+    rows = rows_of(prepare(hook, "endpoint", options=options))
+    documents = sandbox.data.coverage.documents
+    assert [r["id"] for r in rows] == [int(d["id"]) for d in documents if d["template"] == "579"]
+    assert rows and all(r["template"] == "579" and r["source"].startswith("<html>") for r in rows)
+    assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/html/template/579/documents"]

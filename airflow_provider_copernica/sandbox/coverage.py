@@ -551,6 +551,14 @@ def routes(app: SandboxApp) -> list[tuple[str, Callable[..., Any]]]:
             rows = [{k: v for k, v in r.items() if k != "source"} for r in rows]
         return page_of(rows, query)
 
+    def template_documents(query: Query, product: str, ident: str) -> Any:
+        # not a catalog dataset: the generic endpoint's example of a list the catalog lacks
+        if product != "html":
+            raise HTTPError(400, "Invalid method")
+        if not any(t["id"] == ident for t in cov().templates["html"]):
+            raise HTTPError(400, "No template with supplied ID")
+        return page_of([d for d in cov().documents if d["template"] == ident], query)
+
     def content_statistics(query: Query, product: str, what: str, ident: str) -> Any:
         if (what == "template") != (product == "draganddrop"):
             raise HTTPError(400, "Invalid method")
@@ -611,6 +619,7 @@ def routes(app: SandboxApp) -> list[tuple[str, Callable[..., Any]]]:
             _PRODUCT + r"/(?P<what>template|document)/(?P<ident>[^/]+)/statistics",
             content_statistics,
         ),
+        (_PRODUCT + r"/template/(?P<ident>[^/]+)/documents", template_documents),
         (_PRODUCT + r"/scheduledemailings", scheduled),
         (r"couponcampaigns", campaigns),
         (r"couponcampaign/(?P<ident>[^/]+)/coupons", coupons),
