@@ -699,7 +699,8 @@ _SCHEDULED = {
 
 
 # The template/document lists filter by time, but their records carry no time to check an
-# interval against: the API's (inclusive, local-time) filter is trusted, one call per 1,000.
+# interval against: the API's local-time filter is trusted (its bounds taken as inclusive,
+# like begintime/endtime; not documented), one call per 1,000.
 _CREATED_IN_INTERVAL = Choice(
     "created_in_interval",
     BOOL,

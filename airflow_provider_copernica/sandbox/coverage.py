@@ -5,6 +5,8 @@ Selections are predicates over the generated (sub)profiles, so their members fol
 mutation of the profile tables; a nested view's members are those of its parent that also
 match its own rule. ``last-built`` times include the repeated autumn DST hour. Template and
 document statistics aggregate the emailing statistics of the emailings that used them.
+Templates and documents have a hidden creation/modification time (around the autumn DST
+day) that only their lists' time filters read, as on the live API.
 :class:`Coverage` is built by :class:`~airflow_provider_copernica.sandbox.data.SandboxData`;
 :func:`routes` wires it into the server.
 """
@@ -410,7 +412,9 @@ class Coverage:
             return sorted(self.members("view", int(options["view_id"])))
         product = options.get("product") or "draganddrop"
         windowed = ("created_in_interval", "modified_in_interval")
-        if any(str(options.get(o)).lower() == "true" for o in windowed):
+        if (dataset, product) in self.content_times and any(
+            str(options.get(o)).lower() == "true" for o in windowed
+        ):
             times = self.content_times[(dataset, product)]
             return sorted(i for i, moment in times.items() if lo <= moment < hi)
         if dataset == "miniview_subprofiles":
