@@ -157,3 +157,28 @@ def test_miniviews_carry_their_rules_and_last_built(sandbox: Any, hook: Copernic
     assert paths == ["/v4/collection/6312/miniviews"] + [
         f"/v4/miniview/{r['id']}/rules" for r in rows
     ]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "options", "lookup"),
+    [
+        ("view_profiles", {"view_id": 4184}, ["/v4/view/4184", "/v4/database/7616/fields"]),
+        (
+            "miniview_subprofiles",
+            {"miniview_id": 1525},
+            ["/v4/miniview/1525", "/v4/collection/6312/fields"],
+        ),
+    ],
+)
+def test_selection_members_are_paged_exactly(
+    sandbox: Any, connect: Any, dataset: str, options: dict, lookup: list[str]
+) -> None:
+    hook = CopernicaHook(connect(page_size=100))
+    sandbox.requests.clear()
+    rows = [r for page in prepare(hook, dataset, options=options).pages() for r in page]
+    ids = [r["id"] for r in rows]
+    assert sorted(ids) == truth(sandbox, dataset, DST_DAY, options) and len(ids) == len(set(ids))
+    pages = -(-len(ids) // 100)
+    assert len(ids) > 300 and len(ids) % 100  # several pages, the last one short
+    paths = [r.path for r in sandbox.iter_requests("/v4/")]
+    assert paths[:2] == lookup and len(paths) == 2 + pages
