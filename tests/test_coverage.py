@@ -182,3 +182,25 @@ def test_selection_members_are_paged_exactly(
     assert len(ids) > 300 and len(ids) % 100  # several pages, the last one short
     paths = [r.path for r in sandbox.iter_requests("/v4/")]
     assert paths[:2] == lookup and len(paths) == 2 + pages
+
+
+def test_interests_and_scheduled_emailings_carry_their_fields(
+    sandbox: Any, hook: CopernicaHook
+) -> None:
+    def rows(dataset: str, options: dict) -> list[dict[str, Any]]:
+        return [r for page in prepare(hook, dataset, options=options).pages() for r in page]
+
+    interests = rows("interests", {"database_id": 7616})
+    assert interests == [
+        {"id": int(r["ID"]), "name": r["name"], "group": r["group"]}
+        for r in sandbox.data.records("interests", database_id=7616)
+    ]
+    scheduled = rows("scheduled_emailings", {"product": "html"})
+    truth = sandbox.data.records("scheduled_emailings", product="html")
+    assert [r["id"] for r in scheduled] == [int(r["id"]) for r in truth]
+    for row, record in zip(scheduled, truth, strict=True):
+        assert row["interval.unit"] == record["interval"]["unit"]
+        assert row["processed_iterations"] == int(record["processed_iterations"])
+        assert row["target.sources"] == record["target"]["sources"]
+    # the 02:30 of the DST day (the first one, summer time) as UTC
+    assert scheduled[0]["previous"] == "2026-10-25T00:30:00+00:00"
