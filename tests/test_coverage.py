@@ -204,3 +204,17 @@ def test_interests_and_scheduled_emailings_carry_their_fields(
         assert row["target.sources"] == record["target"]["sources"]
     # the 02:30 of the DST day (the first one, summer time) as UTC
     assert scheduled[0]["previous"] == "2026-10-25T00:30:00+00:00"
+
+
+def test_coupons_and_campaigns_carry_their_fields(sandbox: Any, hook: CopernicaHook) -> None:
+    options = {"couponcampaign_id": 2}
+    coupons = [r for page in prepare(hook, "coupons", options=options).pages() for r in page]
+    truth = sandbox.data.records("coupons", **options)
+    assert [r["id"] for r in coupons] == [int(r["ID"]) for r in truth] and len(coupons) == 40
+    for row, record in zip(coupons, truth, strict=True):
+        assert (row["code"], row["status"]) == (record["code"], record["status"])
+        assert (row["validuntil"] is None) == (record["validuntil"] == "")  # "" -> null
+    campaigns = [r for page in prepare(hook, "coupon_campaigns").pages() for r in page]
+    by_id = {r["id"]: r for r in campaigns}
+    assert by_id[2]["available"] + by_id[2]["sent"] + by_id[2]["redeemed"] == 40
+    assert by_id[1]["tags"] == ["discount", "c1"] and by_id[3]["archived"] is True
