@@ -25,6 +25,9 @@ DEFAULT_API_VERSION = "v4"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
+# Requests in flight per task (see the README's "Concurrency": why 4).
+DEFAULT_MAX_CONCURRENCY = 4
+MAX_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
 # A Retry-After longer than this is not slept through: the request fails clearly instead.
 DEFAULT_MAX_RETRY_WAIT = 300.0
@@ -59,6 +62,7 @@ class CopernicaSettings:
     api_version: str = DEFAULT_API_VERSION
     timezone: str = DEFAULT_TIMEZONE
     page_size: int = DEFAULT_PAGE_SIZE
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_retries: int | None = None
     timeout: float = DEFAULT_TIMEOUT
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
@@ -285,6 +289,16 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "records per request",
         minimum=1,
         maximum=MAX_PAGE_SIZE,
+    ),
+    ExtraField(
+        "max_concurrency",
+        "Max concurrency",
+        "integer",
+        DEFAULT_MAX_CONCURRENCY,
+        "requests in flight per task (pages at known offsets, id-range partitions); halved on "
+        "429/503/504, raised again by one after a window of successes",
+        minimum=1,
+        maximum=MAX_CONCURRENCY,
     ),
     ExtraField(
         "max_retry_duration",

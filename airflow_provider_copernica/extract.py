@@ -58,48 +58,66 @@ _FIELD_TYPES = {
 }
 
 
-def prefetch(factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> Iterator[T]:
-    """Iterate ``factory()`` in a worker thread, up to ``depth`` items ahead.
+class Prefetch(Iterator[T]):
+    """``factory()`` iterated in a worker thread, up to ``depth`` items ahead, started at once
+    (so the first request is in flight while the caller does other work).
 
-    The producer's exceptions are re-raised here; when the consumer stops early (or fails)
-    the producer is told to stop and its iterator is closed in its own thread.
+    The producer's exceptions are re-raised by ``next``; :meth:`close` (also at the end)
+    tells the producer to stop, and its iterator is closed in its own thread.
     """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(message: tuple[str, Any]) -> bool:
-        while not stop.is_set():
+    def __init__(self, factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> None:
+        self._items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._closed = False
+        self._worker = threading.Thread(
+            target=self._produce, args=(factory,), name="copernica-prefetch", daemon=True
+        )
+        self._worker.start()
+
+    def _put(self, message: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
             try:
-                items.put(message, timeout=0.1)
+                self._items.put(message, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self, factory: Callable[[], Iterator[T]]) -> None:
         try:
             with contextlib.closing(factory()) as source:  # type: ignore[type-var]
                 for item in source:
-                    if not put(("item", item)):
+                    if not self._put(("item", item)):
                         return
-            put(("done", None))
+            self._put(("done", None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            put(("error", exc))
+            self._put(("error", exc))
 
-    worker = threading.Thread(target=produce, name="copernica-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "done":
-                return
-            else:
-                raise value
-    finally:
-        stop.set()
-        worker.join(timeout=120)
+    def __iter__(self) -> Prefetch[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        kind, value = self._items.get()
+        if kind == "item":
+            return value
+        self.close()
+        if kind == "done":
+            raise StopIteration
+        raise value
+
+    def close(self) -> None:
+        self._closed = True
+        self._stop.set()
+        if threading.current_thread() is not self._worker:
+            self._worker.join(timeout=120)
+
+
+def prefetch(factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> Prefetch[T]:
+    """Iterate ``factory()`` in a worker thread, up to ``depth`` items ahead (:class:`Prefetch`)."""
+    return Prefetch(factory, depth)
 
 
 class Extraction:
@@ -132,6 +150,7 @@ class Extraction:
         self._discovered: tuple[Column, ...] | None = None
         self._columns: list[Column] | None = None
         self._first: tuple[list[dict[str, Any]], Iterator[list[dict[str, Any]]]] | None = None
+        self._discovery_lock = threading.Lock()  # the first page may be in flight meanwhile
 
     # -- columns -------------------------------------------------------------------------
     @property
@@ -143,6 +162,10 @@ class Extraction:
         discovery = self.dataset.discovery
         if discovery is None:
             return ()
+        with self._discovery_lock:
+            return self._discover(discovery)
+
+    def _discover(self, discovery: Any) -> tuple[Column, ...]:
         if self._discovered is None:
             owner: dict[str, Any] = {}
             if discovery.lookup is not None:
@@ -270,6 +293,7 @@ class Extraction:
             self.window,
             self.request_filters(),
             max_items,
+            1 if max_items is not None else self.settings.max_concurrency,
         )
         return enrich(source, get_plan(self.dataset.plan).pages(source))
 
@@ -302,10 +326,38 @@ class Extraction:
         With ``max_rows`` (a preview) pages are fetched one at a time, only while fewer rows
         have been yielded: no prefetch, so no page is billed that is not shown.
         """
-        plan = self._plan()  # columns first: they may read the first page
         started = time.monotonic()
+        raws: Iterator[list[dict[str, Any]]]
+        if max_rows is not None:
+            plan = self._plan()
+            raws = self._source_pages(max_rows)
+        elif self.dataset.infer_columns:
+            plan = self._plan()  # the columns are those of the first page: read it first
+            raws = prefetch(self._source_pages)
+        else:
+            # The first page is in flight while the columns are resolved (the field-list
+            # call), and both wait for the same JWT exchange.
+            raws = prefetch(self._source_pages)
+            try:
+                plan = self._plan()
+            except BaseException:
+                raws.close()  # type: ignore[attr-defined]
+                raise
+        try:
+            yield from self._rows(plan, raws, max_rows, started)
+        finally:
+            close = getattr(raws, "close", None)
+            if close is not None:
+                close()
+
+    def _rows(
+        self,
+        plan: RowPlan,
+        raws: Iterator[list[dict[str, Any]]],
+        max_rows: int | None,
+        started: float,
+    ) -> Iterator[list[dict[str, Any]]]:
         pages = records = 0
-        raws = prefetch(self._source_pages) if max_rows is None else self._source_pages(max_rows)
         for raw in raws:
             pages += 1
             rows = plan.rows(raw)
@@ -324,14 +376,16 @@ class Extraction:
             if max_rows is not None and records >= max_rows:
                 break
         elapsed = max(time.monotonic() - started, 1e-6)
+        limiter = getattr(self.hook, "limiter", None)
         self.log.info(
-            "%s: done, %d pages, %d records in %.1f s (%.0f records/s), %d API calls",
+            "%s: done, %d pages, %d records in %.1f s (%.0f records/s), %d API calls%s",
             self.dataset.name,
             pages,
             records,
             elapsed,
             records / elapsed,
             self.api_calls,
+            f"; {limiter.summary()}" if limiter is not None else "",
         )
 
 

@@ -5,21 +5,31 @@ A paginator owns the paging parameters of one listing request and reads each rep
 - :meth:`Paginator.init_request`: the first request's parameters;
 - :meth:`Paginator.fetch`: one request (the hook's JSON ``get`` unless overridden);
 - :meth:`Paginator.update_state`: the records of a reply, and whether another page follows;
-- :meth:`Paginator.update_request`: the next request's parameters.
+- :meth:`Paginator.update_request`: the next request's parameters;
+- :meth:`Paginator.concurrent`: optionally, the same pages with several requests in flight.
 
 :func:`walk_pages` is the one loop over them. A catalog entry names its style
 (``Dataset.paging``); a new style is one subclass plus ``@register_paginator("name")``.
+
+Concurrent paging (``max_concurrency`` > 1) keeps the output of the sequential walk, in the
+same order: offset pages are fetched at the offsets the first page's ``total`` gives;
+keyset listings are cut into id-range partitions (:class:`KeysetPartitions`).
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
+import math
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_copernica.concurrency import Latch, StreamStopped, ordered_streams
 from airflow_provider_copernica.exceptions import CopernicaAPIError
 from airflow_provider_copernica.logfiles import ends_like_json_array, iter_json_records
+from airflow_provider_copernica.partitions import IdRange
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
@@ -51,6 +61,13 @@ class Paginator:
 
     def update_request(self, base: Pairs) -> Pairs:
         raise NotImplementedError
+
+    def concurrent(
+        self, hook: CopernicaHook, path: str, base: Pairs, width: int
+    ) -> Iterator[list[dict[str, Any]]] | None:
+        """The pages with up to ``width`` requests in flight, or None (this style pages one
+        request at a time)."""
+        return None
 
 
 PAGINATORS: dict[str, type[Paginator]] = {}
@@ -93,8 +110,10 @@ class SinglePage(Paginator):
 
 @register_paginator("offset")
 class OffsetPaginator(Paginator):
-    """``start``/``limit`` pages until ``start + count >= total`` (or a short page when the
-    caller passed ``total=false``). A bare-array reply is one page."""
+    """``start``/``limit`` pages until ``start + count >= total``: the first page asks for the
+    total (``total=true``), later ones do not, so no empty page is fetched after the last
+    one. A caller's ``total=false`` is kept: pages then run until a short one. A bare-array
+    reply is one page."""
 
     owns = ("start", "limit")
     countable = True
@@ -102,9 +121,13 @@ class OffsetPaginator(Paginator):
     def __init__(self, page_size: int, what: str) -> None:
         super().__init__(page_size, what)
         self.start = 0
+        self.total: int | None = None
 
     def init_request(self, base: Pairs) -> Pairs:
-        return [*base, ("start", str(self.start)), ("limit", str(self.page_size))]
+        paging = [("start", str(self.start)), ("limit", str(self.page_size))]
+        if not any(k == "total" for k, _ in base):  # the caller's total=... is kept
+            paging.append(("total", "true" if self.start == 0 else "false"))
+        return [*base, *paging]
 
     def update_state(self, body: Any) -> list[dict[str, Any]]:
         if not isinstance(body, Mapping):  # bare-array endpoints (e.g. .../profileids)
@@ -114,21 +137,59 @@ class OffsetPaginator(Paginator):
         count = int(body.get("count", len(data)))
         self.start = int(body.get("start", self.start)) + count
         total = body.get("total")
+        if total is not None and total is not False:
+            self.total = int(total)
         if count == 0:
             self.has_next = False
-        elif total is not None and total is not False:
-            self.has_next = self.start < int(total)
+        elif self.total is not None:
+            self.has_next = self.start < self.total
         else:
             self.has_next = count >= int(body.get("limit") or self.page_size)
         return data
 
     update_request = init_request
 
+    def concurrent(
+        self, hook: CopernicaHook, path: str, base: Pairs, width: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The first page gives ``total``; the other pages, at the offsets it implies, are
+        fetched up to ``width`` at once and yielded in offset order."""
+        first = self.update_state(self.fetch(hook, path, self.init_request(base)))
+        if first:
+            yield first
+        if not self.has_next:
+            return
+        if self.total is None:  # no count (total=false): one page after the other
+            yield from walk_pages(hook, path, base, self, resume=True)
+            return
+
+        def page_at(start: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+            def fetch() -> Iterator[list[dict[str, Any]]]:
+                paginator = copy.copy(self)
+                paginator.start = start
+                records = paginator.update_state(
+                    paginator.fetch(hook, path, paginator.update_request(base))
+                )
+                if records:
+                    yield records
+
+            return fetch
+
+        starts = range(self.start, self.total, self.page_size)
+        yield from ordered_streams(
+            [page_at(start) for start in starts],
+            window=width + 2,  # pages waiting for the writer while `width` are in flight
+            depth=1,
+            gauge=hook.limiter,
+        )
+
 
 @register_paginator("keyset")
 class KeysetPaginator(Paginator):
     """Pages by key (``orderby=id``, ``fields[]=id>{last}``): exact even when records are
-    added or removed between pages. Stops on a short page."""
+    added or removed between pages. The first page asks for the total, and so does the page
+    expected to be the last: it stops when a page holds every record that remains (no empty
+    page after the last), or on a short page."""
 
     owns = ("start", "limit", "orderby", "order", "total")
     countable = True
@@ -136,15 +197,26 @@ class KeysetPaginator(Paginator):
     def __init__(self, page_size: int, what: str) -> None:
         super().__init__(page_size, what)
         self.last: int | None = None
+        self.remaining: int | None = None  # records expected after the pages read so far
 
     def init_request(self, base: Pairs) -> Pairs:
         after = [] if self.last is None else [("fields[]", f"id>{self.last}")]
-        keyset = [("orderby", "id"), ("order", "asc"), ("total", "false")]
+        count = self.last is None or (
+            self.remaining is not None and self.remaining <= self.page_size
+        )
+        keyset = [("orderby", "id"), ("order", "asc"), ("total", "true" if count else "false")]
         return [*base, *after, *keyset, ("limit", str(self.page_size))]
 
     def update_state(self, body: Any) -> list[dict[str, Any]]:
         data = records_of(body)
         self.has_next = len(data) >= self.page_size
+        total = body.get("total") if isinstance(body, Mapping) else None
+        if total is not None and total is not False:
+            self.remaining = int(total) - len(data)  # total counts this page too
+        elif self.remaining is not None:
+            self.remaining -= len(data)
+        if total is not None and total is not False and self.remaining <= 0:
+            self.has_next = False
         if self.has_next:
             newest = _record_id(data[-1])  # ordered by id (orderby=id, order=asc)
             if self.last is not None and newest <= self.last:
@@ -156,6 +228,146 @@ class KeysetPaginator(Paginator):
         return data
 
     update_request = init_request
+
+    def concurrent(
+        self, hook: CopernicaHook, path: str, base: Pairs, width: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The first page gives the count; the listing is then cut into id-range partitions
+        of :data:`PARTITION_PAGES` pages each (:class:`KeysetPartitions`), ``width`` paging
+        at once, yielded in id order."""
+        first = self.update_state(self.fetch(hook, path, self.init_request(base)))
+        span = PARTITION_PAGES * self.page_size
+        total = len(first) + (self.remaining or 0)
+        if not self.has_next or self.remaining is None or total <= span:
+            if first:
+                yield first
+            if self.has_next:
+                yield from walk_pages(hook, path, base, self, resume=True)
+            return
+        partitions = KeysetPartitions(self, hook, path, base, first, total)
+        yield from partitions.pages(width)
+
+
+PARTITION_PAGES = 2
+"""Pages per keyset partition. Partitions are small so that several page at once while the
+writer consumes them in order, with few pages in memory; their first page is fetched by
+offset, which also fixes where the partition begins, so no call is spent on probing."""
+
+_UNBOUNDED = math.inf
+
+
+class KeysetPartitions:
+    """A keyset listing of ``total`` records (the first page's count) cut into partitions.
+
+    Partition ``k`` starts with the page at offset ``k * span`` (``orderby=id``); its first
+    id ``lo_k`` is where it begins, so partition ``k`` holds the ids ``[b_k, b_{k+1})``
+    with ``b_k = max(lo_0..lo_k)`` (``b_0 = 0``; monotone even if records moved between
+    the requests). After its first page a partition pages by key (``id>last``) within its
+    range (``id<=b_{k+1}-1``, :class:`~airflow_provider_copernica.partitions.IdRange`),
+    asking for the total on the page expected to be its last, so a partition of whole pages
+    costs exactly its pages. The last partition has no upper bound and starts paging by key
+    only once every earlier partition has finished, so records created meanwhile (new, higher
+    ids) are read as a sequential walk would read them.
+
+    Each page is one atomic answer: all records of its id run at that moment; clipping every
+    page to its partition's range makes the union exact and free of duplicates.
+    """
+
+    def __init__(
+        self,
+        paginator: KeysetPaginator,
+        hook: CopernicaHook,
+        path: str,
+        base: Pairs,
+        first: list[dict[str, Any]],
+        total: int,
+    ) -> None:
+        self.page_size = paginator.page_size
+        self.what = paginator.what
+        self.hook, self.path, self.base = hook, path, base
+        self.first = first
+        self.first_full = paginator.has_next
+        self.total = total
+        self.span = PARTITION_PAGES * self.page_size
+        self.count = math.ceil(total / self.span)
+        self.stop = threading.Event()
+        self.lows = [Latch() for _ in range(self.count)]
+        self.lows[0].set(0)
+        self.finished = [threading.Event() for _ in range(self.count)]
+
+    def pages(self, width: int) -> Iterator[list[dict[str, Any]]]:
+        streams = [self._stream(k) for k in range(self.count)]
+        yield from ordered_streams(
+            streams,
+            window=width + 1,  # one partition more than requests in flight: no idle slot
+            depth=PARTITION_PAGES,
+            gauge=self.hook.limiter,
+            stop=self.stop,
+        )
+
+    def bound(self, k: int) -> float:
+        """``b_k``: where partition ``k`` begins (waits for the first pages up to ``k``)."""
+        if k >= self.count:
+            return _UNBOUNDED
+        return max(latch.wait(self.stop) for latch in self.lows[: k + 1])
+
+    def _stream(self, k: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
+        def stream() -> Iterator[list[dict[str, Any]]]:
+            try:
+                yield from self._partition(k)
+            finally:
+                self.finished[k].set()
+
+        return stream
+
+    def _first_page(self, k: int) -> tuple[list[dict[str, Any]], bool]:
+        if k == 0:
+            return self.first, self.first_full
+        params = [
+            *self.base,
+            ("orderby", "id"),
+            ("order", "asc"),
+            ("total", "false"),
+            ("start", str(k * self.span)),
+            ("limit", str(self.page_size)),
+        ]
+        try:
+            records = records_of(self.hook.get(self.path, params))
+            self.lows[k].set(_record_id(records[0]) if records else _UNBOUNDED)
+        except BaseException as exc:
+            self.lows[k].fail(exc)
+            raise
+        return records, len(records) >= self.page_size
+
+    def _partition(self, k: int) -> Iterator[list[dict[str, Any]]]:
+        records, full = self._first_page(k)
+        lower, upper = self.bound(k), self.bound(k + 1)
+        if lower >= upper:
+            return  # empty range (records moved between the first pages)
+        kept = [r for r in records if lower <= _record_id(r) < upper]
+        if kept:
+            yield kept
+        if not full:
+            return  # nothing after this page when it was read
+        last = max(_record_id(records[-1]), int(lower) - 1)
+        if last + 1 >= upper:
+            return
+        base = self.base
+        if upper is _UNBOUNDED:
+            self._wait_for_earlier(k)
+            expected = self.total - k * self.span - len(records)
+        else:
+            base = [*base, *(("fields[]", c) for c in IdRange(0, int(upper) - 1).conditions())]
+            expected = self.span - len(records)
+        pager = KeysetPaginator(self.page_size, self.what)
+        pager.last, pager.remaining = last, max(expected, 0)
+        yield from walk_pages(self.hook, self.path, base, pager, resume=True)
+
+    def _wait_for_earlier(self, k: int) -> None:
+        for event in self.finished[:k]:
+            while not event.wait(0.1):
+                if self.stop.is_set():
+                    raise StreamStopped("the extraction was stopped")
 
 
 @register_paginator("id_array")
@@ -254,11 +466,24 @@ def _record_id(record: Mapping[str, Any]) -> int:
 
 
 def walk_pages(
-    hook: CopernicaHook, path: str, base: Pairs, paginator: Paginator
+    hook: CopernicaHook,
+    path: str,
+    base: Pairs,
+    paginator: Paginator,
+    width: int = 1,
+    *,
+    resume: bool = False,
 ) -> Iterator[list[dict]]:
-    """Non-empty pages of records of ``path``, as ``paginator`` walks them."""
+    """Non-empty pages of records of ``path``, as ``paginator`` walks them; with ``width`` >
+    1, up to that many requests in flight when the style can (:meth:`Paginator.concurrent`).
+    ``resume``: carry on from the paginator's state (its next request)."""
     base = [(k, v) for k, v in base if k not in paginator.owns]
-    params = paginator.init_request(base)
+    if width > 1 and not resume:
+        pages = paginator.concurrent(hook, path, base, width)
+        if pages is not None:
+            yield from pages
+            return
+    params = paginator.update_request(base) if resume else paginator.init_request(base)
     while True:
         records = paginator.update_state(paginator.fetch(hook, path, params))
         if records:

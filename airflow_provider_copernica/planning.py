@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.logfiles import check_file_name
+from airflow_provider_copernica.paging import get_paginator
 from airflow_provider_copernica.records import to_int
 from airflow_provider_copernica.window_params import local_bounds, window_filter
 
@@ -56,6 +57,8 @@ class Source:
     filters: list[Pairs]
     max_items: int | None = None
     """A preview's row limit: plans with one call per item stop an item loop there."""
+    concurrency: int = 1
+    """Requests in flight for a listing (``max_concurrency``; 1 for a preview)."""
 
     def path(self, template: str | None = None, **extra: Any) -> str:
         return api_path(template or self.dataset.path, self.options, self.settings, **extra)
@@ -67,9 +70,15 @@ class Source:
 
     def pages(self, path: str, params: Pairs, paging: str | None = None) -> Pages:
         """Pages of ``path`` in ``paging`` (default: the entry's paging style); bare values
-        (an id list's ids) become records ``{key: value}``."""
-        key = self.dataset.key
-        for page in self.hook.iter_pages(path, params, paging=paging or self.dataset.paging):
+        (an id list's ids) become records ``{key: value}``.
+
+        A counting style (offset, keyset) decides itself where to ask for ``total`` (where it
+        saves a call); the plan's ``total=false`` is for the others."""
+        key, style = self.dataset.key, paging or self.dataset.paging
+        if get_paginator(style).countable:
+            params = [(k, v) for k, v in params if k != "total"]
+        pages = self.hook.iter_pages(path, params, paging=style, concurrency=self.concurrency)
+        for page in pages:
             yield [r if isinstance(r, Mapping) else {key: r} for r in page]
 
 

@@ -174,8 +174,12 @@ def test_keyset_paging_returns_exactly_the_profiles(
     ids = [int(r["ID"]) for r in hook.paginate_by_id(PROFILES)]
     assert ids == profile_ids(sandbox)  # ascending, no gap, no repeat
     queries = [parse_qsl(r.query) for r in calls_to(sandbox, PROFILES)]
-    assert ("orderby", "id") in queries[0] and ("total", "false") in queries[0]
+    assert ("orderby", "id") in queries[0] and ("total", "true") in queries[0]
     assert ("fields[]", f"id>{ids[999]}") in queries[1]
+    # the first page counted the records: the page expected last asks again, and is last
+    assert len(queries) == -(-len(ids) // 1000)
+    assert [("total", "false") in q for q in queries[1:-1]] == [True] * (len(queries) - 2)
+    assert ("total", "true") in queries[-1]
 
 
 def test_keyset_paging_keeps_the_callers_filters(sandbox: Any, connect: Callable[..., str]) -> None:

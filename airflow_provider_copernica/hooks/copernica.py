@@ -10,6 +10,7 @@ come from :mod:`~airflow_provider_copernica.paging`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_copernica import UI_FIELD_BEHAVIOUR
+from airflow_provider_copernica.concurrency import ConcurrencyLimiter
 from airflow_provider_copernica.config import DEFAULT_CONN_ID, EXTRA_FIELDS, CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaError
 from airflow_provider_copernica.hooks.core import (
@@ -69,7 +71,10 @@ class CopernicaHook(BaseHook):
         self.copernica_conn_id = copernica_conn_id
         self._settings = settings
         self._session: requests.Session | None = None
+        self._idle: list[requests.Session] = []  # sessions not in use by a request now
+        self._sessions: list[requests.Session] = []
         self._core: RequestCore | None = None
+        self._limiter: ConcurrencyLimiter | None = None
         self._lock = threading.RLock()
         self.api_calls = 0
         self.auth_calls = 0
@@ -123,26 +128,59 @@ class CopernicaHook(BaseHook):
 
     @property
     def session(self) -> requests.Session:
-        """One pooled keep-alive session for every request of this hook."""
+        """A pooled keep-alive session (``get_conn``); requests borrow their own."""
         if self._session is None:
-            import requests
-            from requests.adapters import HTTPAdapter
-
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers.update(HEADERS)
-            self._session = session
+            self._session = self._new_session()
         return self._session
+
+    def _new_session(self) -> requests.Session:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=POOL_SIZE, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update(HEADERS)
+        with self._lock:
+            self._sessions.append(session)
+        return session
+
+    @contextlib.contextmanager
+    def _borrowed(self) -> Iterator[requests.Session]:
+        """A session used by this request alone: ``requests.Session`` is not documented as
+        thread-safe, so requests in flight at once (``max_concurrency``) each borrow one;
+        idle sessions, with their keep-alive connections, are reused."""
+        with self._lock:
+            session = self._idle.pop() if self._idle else None
+        if session is None:
+            session = self._new_session()
+        try:
+            yield session
+        finally:
+            with self._lock:
+                if session in self._sessions:  # not closed meanwhile
+                    self._idle.append(session)
+
+    @property
+    def limiter(self) -> ConcurrencyLimiter:
+        """The requests in flight of this hook: at most ``max_concurrency``, fewer while
+        Copernica answers 429/503/504 (:class:`~airflow_provider_copernica.concurrency.ConcurrencyLimiter`)."""
+        if self._limiter is None:
+            with self._lock:
+                if self._limiter is None:
+                    self._limiter = ConcurrencyLimiter(self.settings.max_concurrency)
+        return self._limiter
 
     def get_conn(self) -> requests.Session:
         return self.session
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
+        with self._lock:
+            sessions, self._sessions, self._idle = self._sessions, [], []
             self._session = None
+        for session in sessions:
+            session.close()
 
     def __enter__(self) -> CopernicaHook:
         return self
@@ -169,7 +207,8 @@ class CopernicaHook(BaseHook):
         call = self.core.exchange_call()
         self._count("auth_calls")
         try:
-            response = self.session.post(call.url, data=call.data, timeout=self.settings.timeout)
+            with self._borrowed() as session:
+                response = session.post(call.url, data=call.data, timeout=self.settings.timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise self.core.transport_error(call, exc) from None
         return self.core.read_exchange(call, response.status_code, response.headers, response.text)
@@ -190,30 +229,33 @@ class CopernicaHook(BaseHook):
         import requests
         import urllib3
 
-        call = self.core.api_call(path, query, what, self._bearer())
-        self._count("api_calls")
-        try:
-            response = self.session.get(
-                call.url,
-                params=call.params,
-                headers=call.headers,
-                timeout=self.settings.timeout,
-                stream=True,
-            )
-            # One read of the whole body: `response.content` reads it in 10 kB chunks, which
-            # costs ~1 µs of CPU per record on 1000-record pages. The connection goes back to
-            # the pool once the body is read.
+        limiter = self.limiter
+        with limiter.slot() as generation, self._borrowed() as session:
+            call = self.core.api_call(path, query, what, self._bearer())
+            self._count("api_calls")
             try:
-                content = response.raw.read(decode_content=True)
-            except BaseException:
-                response.close()
-                raise
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            urllib3.exceptions.HTTPError,  # cut-off body, read timeout, bad encoding
-        ) as exc:
-            raise self.core.transport_error(call, exc) from None
+                response = session.get(
+                    call.url,
+                    params=call.params,
+                    headers=call.headers,
+                    timeout=self.settings.timeout,
+                    stream=True,
+                )
+                # One read of the whole body: `response.content` reads it in 10 kB chunks,
+                # which costs ~1 µs of CPU per record on 1000-record pages. The connection
+                # goes back to the pool once the body is read.
+                try:
+                    content = response.raw.read(decode_content=True)
+                except BaseException:
+                    response.close()
+                    raise
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                urllib3.exceptions.HTTPError,  # cut-off body, read timeout, bad encoding
+            ) as exc:
+                raise self.core.transport_error(call, exc) from None
+        limiter.observe(generation, response.status_code, what)
         return self.core.read_reply(call, response.status_code, response.headers, content)
 
     def get(self, path: str, params: Params = None) -> Any:
@@ -261,13 +303,17 @@ class CopernicaHook(BaseHook):
         into.seek(0)
         into.truncate()
         try:
-            with self.session.get(
-                call.url,
-                params=call.params,
-                headers=call.headers,
-                timeout=self.settings.timeout,
-                stream=True,
-            ) as response:
+            with (
+                self.limiter.slot(),
+                self._borrowed() as session,
+                session.get(
+                    call.url,
+                    params=call.params,
+                    headers=call.headers,
+                    timeout=self.settings.timeout,
+                    stream=True,
+                ) as response,
+            ):
                 if response.status_code != 200:  # an error reply is small: read it whole
                     content = response.raw.read(decode_content=True)
                     return self.core.read_reply(
@@ -291,15 +337,24 @@ class CopernicaHook(BaseHook):
     # -- paging (styles: airflow_provider_copernica.paging.PAGINATORS)
 
     def iter_pages(
-        self, path: str, params: Params = None, *, paging: str = "offset"
+        self,
+        path: str,
+        params: Params = None,
+        *,
+        paging: str = "offset",
+        concurrency: int = 1,
     ) -> Iterator[list[dict]]:
         """Pages of records of ``path`` in a registered paging style. The default, offset
-        (``start``/``limit``), pages until ``start + count >= total``, or a short page when
-        the caller passed ``total=false``."""
+        (``start``/``limit``), pages until ``start + count >= total`` (the first page asks
+        for the total).
+
+        ``concurrency`` > 1 fetches offset pages at known offsets, or id-range partitions of
+        a keyset listing, that many at once (never more than ``max_concurrency``), in order."""
         paginator = get_paginator(paging)(
             self.settings.page_size, describe("GET", self.settings, path)
         )
-        yield from walk_pages(self, path, query_pairs(params), paginator)
+        width = max(1, min(concurrency, self.settings.max_concurrency))
+        yield from walk_pages(self, path, query_pairs(params), paginator, width)
 
     def iter_pages_by_id(self, path: str, params: Params = None) -> Iterator[list[dict]]:
         """Pages of records by key (``orderby=id``, ``fields[]=id>{last}``): exact even when

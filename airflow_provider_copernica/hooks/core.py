@@ -31,7 +31,8 @@ log = logging.getLogger("airflow_provider_copernica.hooks.copernica")
 Params = Mapping[str, str | int] | Sequence[tuple[str, str | int]] | None
 """Query parameters; a list of pairs when a name repeats (Copernica repeats ``fields[]``)."""
 
-# Connections kept open per host: the engine prefetches the next page in a second thread.
+# Connections kept open per host and session (the sync hook keeps one session per request
+# in flight, see ``max_concurrency``; the async hook one client).
 POOL_SIZE = 4
 USER_AGENT = f"airflow-provider-copernica/{__version__}"
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -41,9 +42,11 @@ class AuthRejected(Exception):
     """401/403 or 400 "Invalid access token" on an API call: fetch a new JWT once, then give
     up."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, token: str | None = None) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
+        self.token = token
+        """The JWT the refused request carried (set by :meth:`RequestCore.read_reply`)."""
 
 
 def settings_from_connection(conn: Any) -> CopernicaSettings:
@@ -120,6 +123,7 @@ class ReauthGuard:
         self.renewals = 0
 
     def check(self, rejected: AuthRejected, jwt: CachedJwt | None) -> None:
+        """``jwt``: the refused JWT (None: unknown)."""
         self.renewals += 1
         if jwt is None or not jwt.expired():
             self.refusals += 1
@@ -182,9 +186,21 @@ class RequestCore:
         self.jwt = CachedJwt.from_token(token)
 
     def reauthorise(self, guard: ReauthGuard, rejected: AuthRejected) -> None:
-        """After a refusal: allow one new JWT (raise when the guard says no), drop the old."""
-        guard.check(rejected, self.jwt)
-        self.jwt = None
+        """After a refusal: allow one new JWT (raise when the guard says no), drop the old.
+
+        Requests in flight at the same time are refused together when their JWT expires: the
+        first one drops it and the next request fetches a new one; the others, finding the
+        cached JWT already replaced, simply retry with it. So a JWT is renewed once, not once
+        per thread, and a refusal is judged by the JWT that was refused (its own ``exp``)."""
+        current = self.jwt
+        if rejected.token is not None and current is not None and current.token != rejected.token:
+            return  # already renewed by another request
+        refused = current
+        if rejected.token is not None and (current is None or current.token != rejected.token):
+            refused = CachedJwt.from_token(rejected.token)
+        guard.check(rejected, refused)
+        if self.jwt is current:
+            self.jwt = None
 
     # -- API calls
 
@@ -202,14 +218,18 @@ class RequestCore:
     ) -> Any:
         """The decoded JSON of an API reply (logged with its timing), or the right exception."""
         self._log_reply(call, status)
-        return interpret(
-            status,
-            headers,
-            content,
-            what=call.what,
-            settings=self.settings,
-            secret_values=[*self.settings.secrets(), *([self.jwt.token] if self.jwt else [])],
-        )
+        try:
+            return interpret(
+                status,
+                headers,
+                content,
+                what=call.what,
+                settings=self.settings,
+                secret_values=[*self.settings.secrets(), *([self.jwt.token] if self.jwt else [])],
+            )
+        except AuthRejected as rejected:
+            rejected.token = call.headers.get("Authorization", "").removeprefix("Bearer ") or None
+            raise
 
     def read_download(self, call: Call, status: int) -> None:
         """Log a completed file download (its errors go through :meth:`read_reply`)."""
