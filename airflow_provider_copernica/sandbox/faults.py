@@ -27,6 +27,9 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
 ``jwt_ttl:SECONDS``         JWTs issued from now on expire after SECONDS
 ``outage_after:N``          after N more data requests, every data request gets 503
 ``latency:SECONDS``         added to every data request
+``max_inflight:N[:STATUS]``  data requests arriving while N are already being answered get
+                            STATUS (503, the load balancer's page, by default; or 429 with
+                            ``Retry-After: 0``): a server that takes N at a time
 ``churn``                   after each page of (sub)profiles or their ids, delete the next record and
                             insert a copy with a new max id (see ``SandboxData.churn``)
 ``data_after:SECONDS``      records of the last day before the anchor stay invisible for
@@ -60,7 +63,8 @@ INVALID_TOKEN_STATUSES = (400, 401, 403)
 VALID_SPECS = (
     "429[:N[:RETRY_AFTER]], 502:N, 503:N, 504:N, reset:N, timeout:N:SECONDS, truncate:N, "
     "401:N, reject_jwt:N, invalid_token:400|401|403, jwt_ttl:SECONDS, outage_after:N, "
-    "latency:SECONDS, storm:SECONDS, churn, modified_field[:NAME], data_after:SECONDS "
+    "latency:SECONDS, storm:SECONDS, max_inflight:N[:429|503], churn, modified_field[:NAME], "
+    "data_after:SECONDS "
     "(count-based ones may be prefixed with auth:)"
 )
 
@@ -117,6 +121,7 @@ class Faults:
             self.churn = False
             self.modified_field: str | None = None
             self.data_after: float | None = None
+            self.max_inflight: tuple[int, int] | None = None  # (requests, status)
             self.specs: list[str] = []
 
     def set(self, *specs: str) -> None:
@@ -145,6 +150,15 @@ class Faults:
                 self.specs.append(spec)
             if self._on_modified_field is not None:
                 self._on_modified_field(name)
+            return
+        if kind == "max_inflight" and 1 <= len(args) <= 2 and target == "data":
+            limit = int(_number(spec, args[0], int))
+            status = int(_number(spec, args[1], int)) if len(args) > 1 else 503
+            if limit < 1 or status not in (429, 503, 504):
+                raise ValueError(f"fault {spec!r}: use max_inflight:N[:429|503|504], N >= 1")
+            with self._lock:
+                self.max_inflight = (limit, status)
+                self.specs.append(spec)
             return
         if kind in COUNTED:
             if len(args) > (2 if kind in ("429", "timeout") else 1):
@@ -210,6 +224,14 @@ class Faults:
             fault = queue[0]
             fault.remaining -= 1
             return Fault(fault.kind, 1, fault.seconds)
+
+    def crowded(self, in_flight: int) -> int | None:
+        """The status for a data request arriving as the ``in_flight``-th one being answered
+        (None: it is served), by the ``max_inflight`` fault."""
+        with self._lock:
+            if self.max_inflight is None or in_flight <= self.max_inflight[0]:
+                return None
+            return self.max_inflight[1]
 
     def take_unauthorized(self) -> bool:
         """True (and one fewer left) while ``401:N`` is active."""

@@ -94,6 +94,7 @@ class Stats:
     """Counters since start or the last reset."""
 
     api_calls: int = 0  # /v4 data requests received (what Copernica would bill)
+    max_in_flight: int = 0  # the most /v4 data requests being answered at the same time
     jwt_exchanges: int = 0  # POST /authenticate requests
     token_exchanges: int = 0  # GET /v4/token requests
     paths: Counter = field(default_factory=Counter)  # path -> count, every request
@@ -103,6 +104,7 @@ class Stats:
     def as_dict(self) -> dict[str, Any]:
         return {
             "api_calls": self.api_calls,
+            "max_in_flight": self.max_in_flight,
             "jwt_exchanges": self.jwt_exchanges,
             "token_exchanges": self.token_exchanges,
             "paths": dict(self.paths),
@@ -221,6 +223,8 @@ class SandboxApp:
         self.oauth_codes: dict[str, tuple[str, str]] = {}
         self.consent_refused = False  # the consent page plays "the user clicked Deny"
         self.stats = Stats()
+        self.in_flight = 0  # data requests being answered now (latency included)
+        self._flight = threading.Lock()
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.reset_tokens()
         self.logfiles = Logfiles(data)
@@ -353,13 +357,31 @@ class SandboxApp:
     def data_request(
         self, method: str, path: str, query: Query, headers: dict[str, str]
     ) -> Response:
-        self.stats.api_calls += 1
+        with self._flight:
+            self.stats.api_calls += 1
+            self.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.in_flight)
+            crowded = self.faults.crowded(self.in_flight)
+        try:  # counted out before the answer is sent: a client never sees more than it sent
+            return self._data_request(method, path, query, headers, crowded)
+        finally:
+            with self._flight:
+                self.in_flight -= 1
+
+    def _data_request(
+        self, method: str, path: str, query: Query, headers: dict[str, str], crowded: int | None
+    ) -> Response:
         if method != "GET":
             raise HTTPError(
                 405, f"{method} is not allowed on /v4/{path} (read-only sandbox)", {"Allow": "GET"}
             )
         if self.faults.latency:
             time.sleep(self.faults.latency)
+        if crowded is not None:  # the max_inflight fault: more requests than it takes
+            self.stats.faults_fired["max_inflight"] += 1
+            if crowded == 429:
+                return self.error(429, "too many requests", {"Retry-After": "0"})
+            return Response(crowded, LOADBALANCER_ERROR_PAGE, content_type="text/html")
         fault = self.faults.take()
         truncate = False
         if fault is not None:
