@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_copernica.concurrency import Latch, StreamStopped, ordered_streams
+from airflow_provider_copernica.concurrency import Latch, ordered_streams
 from airflow_provider_copernica.exceptions import CopernicaAPIError
 from airflow_provider_copernica.logfiles import ends_like_json_array, iter_json_records
 from airflow_provider_copernica.partitions import IdRange
@@ -265,12 +265,12 @@ class KeysetPartitions:
     the requests). After its first page a partition pages by key (``id>last``) within its
     range (``id<=b_{k+1}-1``, :class:`~airflow_provider_copernica.partitions.IdRange`),
     asking for the total on the page expected to be its last, so a partition of whole pages
-    costs exactly its pages. The last partition has no upper bound and starts paging by key
-    only once every earlier partition has finished, so records created meanwhile (new, higher
-    ids) are read as a sequential walk would read them.
+    costs exactly its pages. The last partition has no upper bound.
 
     Each page is one atomic answer: all records of its id run at that moment; clipping every
-    page to its partition's range makes the union exact and free of duplicates.
+    page to its partition's range makes the union free of duplicates, and every record that
+    exists for the whole run is in exactly one partition's pages. A record created or deleted
+    during the run may or may not be read (partitions are read at different moments).
     """
 
     def __init__(
@@ -293,7 +293,6 @@ class KeysetPartitions:
         self.stop = threading.Event()
         self.lows = [Latch() for _ in range(self.count)]
         self.lows[0].set(0)
-        self.finished = [threading.Event() for _ in range(self.count)]
 
     def pages(self, width: int) -> Iterator[list[dict[str, Any]]]:
         streams = [self._stream(k) for k in range(self.count)]
@@ -312,13 +311,7 @@ class KeysetPartitions:
         return max(latch.wait(self.stop) for latch in self.lows[: k + 1])
 
     def _stream(self, k: int) -> Callable[[], Iterator[list[dict[str, Any]]]]:
-        def stream() -> Iterator[list[dict[str, Any]]]:
-            try:
-                yield from self._partition(k)
-            finally:
-                self.finished[k].set()
-
-        return stream
+        return lambda: self._partition(k)
 
     def _first_page(self, k: int) -> tuple[list[dict[str, Any]], bool]:
         if k == 0:
@@ -353,8 +346,7 @@ class KeysetPartitions:
         if last + 1 >= upper:
             return
         base = self.base
-        if upper is _UNBOUNDED:
-            self._wait_for_earlier(k)
+        if upper == _UNBOUNDED:
             expected = self.total - k * self.span - len(records)
         else:
             base = [*base, *(("fields[]", c) for c in IdRange(0, int(upper) - 1).conditions())]
@@ -362,12 +354,6 @@ class KeysetPartitions:
         pager = KeysetPaginator(self.page_size, self.what)
         pager.last, pager.remaining = last, max(expected, 0)
         yield from walk_pages(self.hook, self.path, base, pager, resume=True)
-
-    def _wait_for_earlier(self, k: int) -> None:
-        for event in self.finished[:k]:
-            while not event.wait(0.1):
-                if self.stop.is_set():
-                    raise StreamStopped("the extraction was stopped")
 
 
 @register_paginator("id_array")
