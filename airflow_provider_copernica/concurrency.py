@@ -93,8 +93,8 @@ class ConcurrencyLimiter:
                     self._change()
                     self.increases += 1
                     log.info(
-                        "%s: %d requests answered: concurrency %d -> %d (bound %d)",
-                        self.name,
+                        "%s: %d answers in a row: concurrency %d -> %d (bound %d)",
+                        what or self.name,
                         old,
                         old,
                         self.limit,

@@ -25,8 +25,8 @@ DEFAULT_API_VERSION = "v4"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
-# Requests in flight per task (see the README's "Concurrency": why 4).
-DEFAULT_MAX_CONCURRENCY = 4
+# Requests in flight per task (see the README's "Concurrency": why 1).
+DEFAULT_MAX_CONCURRENCY = 1
 MAX_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
 # A Retry-After longer than this is not slept through: the request fails clearly instead.

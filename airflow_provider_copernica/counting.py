@@ -66,9 +66,10 @@ def envelope_total(payload: Any) -> int:
 
 def count_pages(extraction: Extraction, min_records: int) -> int:
     """Count with the engine's pages (datasets without a count request); stops at
-    ``min_records`` so a satisfied check reads as little as possible."""
+    ``min_records`` so a satisfied check reads as little as possible: pages are read one at
+    a time, never ahead (no prefetch, no concurrent pages)."""
     count = 0
-    with contextlib.closing(extraction.pages()) as pages:
+    with contextlib.closing(extraction.pages(max_rows=max(min_records, 1))) as pages:
         for page in pages:
             count += len(page)
             if count >= min_records:

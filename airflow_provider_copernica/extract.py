@@ -333,11 +333,11 @@ class Extraction:
             raws = self._source_pages(max_rows)
         elif self.dataset.infer_columns:
             plan = self._plan()  # the columns are those of the first page: read it first
-            raws = prefetch(self._source_pages)
+            raws = prefetch(self._source_pages, self._prefetch_depth)
         else:
             # The first page is in flight while the columns are resolved (the field-list
             # call), and both wait for the same JWT exchange.
-            raws = prefetch(self._source_pages)
+            raws = prefetch(self._source_pages, self._prefetch_depth)
             try:
                 plan = self._plan()
             except BaseException:
@@ -349,6 +349,11 @@ class Extraction:
             close = getattr(raws, "close", None)
             if close is not None:
                 close()
+
+    @property
+    def _prefetch_depth(self) -> int:
+        """Pages queued for the writer: concurrent listings queue their own pages already."""
+        return PREFETCH_PAGES if self.settings.max_concurrency == 1 else 1
 
     def _rows(
         self,

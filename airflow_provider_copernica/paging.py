@@ -299,7 +299,7 @@ class KeysetPartitions:
         yield from ordered_streams(
             streams,
             window=width + 1,  # one partition more than requests in flight: no idle slot
-            depth=PARTITION_PAGES,
+            depth=1,  # one page queued + one in hand: a whole partition, never more
             gauge=self.hook.limiter,
             stop=self.stop,
         )
