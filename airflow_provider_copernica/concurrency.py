@@ -33,7 +33,8 @@ class ConcurrencyLimiter:
     """At most ``limit`` requests in flight; ``limit`` moves between 1 and ``bound`` (AIMD).
 
     A request takes a slot (:meth:`slot`) for one attempt and reports its HTTP status
-    (:meth:`observe`). A throttling status halves the limit once per "generation": answers
+    (:meth:`observe`). A throttling status halves the limit (rounding up) once per
+    "generation": answers
     to requests sent before the last change do not count again. ``limit`` successes in a row
     within a generation raise it by one. Also keeps the figures tests and logs read: the
     highest number in flight and of pages waiting to be consumed (:meth:`page_ready`).
@@ -75,7 +76,7 @@ class ConcurrencyLimiter:
             if status in THROTTLE_STATUSES:
                 if generation != self._generation or self.limit == 1:
                     return  # this burst was already answered by a decrease
-                old, self.limit = self.limit, max(1, self.limit // 2)
+                old, self.limit = self.limit, max(1, (self.limit + 1) // 2)
                 self._change()
                 self.decreases += 1
                 log.warning(
@@ -93,7 +94,7 @@ class ConcurrencyLimiter:
                     self._change()
                     self.increases += 1
                     log.info(
-                        "%s: %d answers in a row: concurrency %d -> %d (bound %d)",
+                        "%s: %d answered without a refusal: concurrency %d -> %d (bound %d)",
                         what or self.name,
                         old,
                         old,
