@@ -279,3 +279,40 @@ def test_preview_stays_sequential(sandbox: Any, connect: Callable[..., str]) -> 
     rows = [r for page in extraction.pages(max_rows=150) for r in page]
     assert len(rows) >= 150
     assert len(calls_to(sandbox, PROFILES)) == 2
+
+
+@pytest.mark.parametrize("spec", ["max_inflight", "max_inflight:0", "max_inflight:2:500"])
+def test_the_max_inflight_fault_refuses_bad_specs(spec: str) -> None:
+    from airflow_provider_copernica.sandbox.faults import Faults
+
+    with pytest.raises(ValueError, match="max_inflight"):
+        Faults().set(spec)
+
+
+def test_the_max_inflight_fault_answers_the_requests_beyond_n(
+    sandbox: Any, connect: Callable[..., str]
+) -> None:
+    """Four requests at once against a sandbox taking two: two get the load balancer's 503."""
+    hook = CopernicaHook(connect(max_concurrency=4, max_retries=0))
+    hook.get("identity")
+    sandbox.faults.set("latency:0.3", "max_inflight:2")
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def call() -> None:
+        barrier.wait()
+        try:
+            hook.get(PROFILES, {"limit": 1})
+            outcomes.append("ok")
+        except Exception as error:  # noqa: BLE001 - the outcome is what is checked
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["CopernicaRetryError"] * 2 + ["ok"] * 2
+    assert sandbox.stats.faults_fired["max_inflight"] == 2
+    assert sandbox.stats.statuses[503] == 2
+    assert sandbox.stats.max_in_flight == 4
