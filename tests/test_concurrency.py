@@ -143,6 +143,10 @@ def test_profiles_at_concurrency_4_are_exact_while_records_change(
     assert set(ids) <= before | inserted, "a record that never existed was extracted"
     # the copies created while the run read earlier partitions are read by the last one
     assert inserted & after & set(ids)
+    # calls: the pages, plus at most one per partition for the records that moved
+    partitions = math.ceil(len(before) / (PARTITION_PAGES * PAGE))
+    minimum = math.ceil(len(before) / PAGE)
+    assert minimum <= len(listing_calls(server)) <= minimum + partitions
 
 
 @pytest.mark.parametrize("status", [503, 429])
