@@ -228,11 +228,11 @@ class Latch:
     def wait(self, stop: threading.Event | None = None) -> Any:
         while not self._event.wait(_POLL):
             if stop is not None and stop.is_set():
-                raise StreamStopped("the extraction was stopped")
+                raise _StreamStopped("the extraction was stopped")
         if self._error is not None:
             raise self._error  # the failure of the stream this one waited for
         return self._value
 
 
-class StreamStopped(Exception):
+class _StreamStopped(Exception):
     """A stream waited for another one while the extraction was stopped."""
