@@ -18,6 +18,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -201,8 +202,9 @@ def ordered_streams(
             start_next()
     finally:
         stop.set()
+        deadline = time.monotonic() + 120  # one wait for all, not one per thread
         for _items, thread in running:
-            thread.join(timeout=120)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class Latch:
