@@ -331,8 +331,10 @@ class Extraction:
         if max_rows is not None:
             plan = self._plan()
             raws = self._source_pages(max_rows)
-        elif self.dataset.infer_columns:
-            plan = self._plan()  # the columns are those of the first page: read it first
+        elif self.dataset.infer_columns or self.settings.max_concurrency == 1:
+            # Columns first: they may be those of the first page; and with one request in
+            # flight the field-list call could not overlap the first page anyway.
+            plan = self._plan()
             raws = prefetch(self._source_pages, self._prefetch_depth)
         else:
             # The first page is in flight while the columns are resolved (the field-list

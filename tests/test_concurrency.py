@@ -320,3 +320,23 @@ def test_the_max_inflight_fault_answers_the_requests_beyond_n(
     assert sandbox.stats.faults_fired["max_inflight"] == 2
     assert sandbox.stats.statuses[503] == 2
     assert sandbox.stats.max_in_flight == 4
+
+
+def test_the_field_list_call_is_in_flight_with_the_first_page(
+    sandbox: Any, connect: Callable[..., str]
+) -> None:
+    """With two requests allowed, the field-list call and the first page overlap (a snapshot
+    of one page: nothing else could be in flight); with one, they follow each other. (A
+    windowed listing checks its filters against the field list first: no overlap there.)"""
+    options = {"database_id": 7617}
+    truth = sorted(int(r["ID"]) for r in sandbox.data.records("profiles", **options))
+    assert 0 < len(truth) < 1000
+    for width in (2, 1):
+        hook = CopernicaHook(connect(max_concurrency=width))
+        hook.get("identity")  # the JWT first: only the two calls are left to overlap
+        sandbox.reset()
+        sandbox.faults.set("latency:0.2")
+        extraction = prepare(hook, "profiles_snapshot", options=options)
+        assert [int(r["id"]) for page in extraction.pages() for r in page] == truth
+        assert sandbox.stats.api_calls == 2  # the field list and the one page
+        assert sandbox.stats.max_in_flight == width
