@@ -35,6 +35,7 @@ SECTIONS = (
     "capacity",
     "profile",
     "statistics",
+    "snapshot",
     "memory",
     "catalog",
 )
@@ -321,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import statistics_cost
 
             statistics_cost.run(report, details)
+        if "snapshot" in args.only:
+            from benchmarks import snapshot
+
+            snapshot.run(report, details, profiles=args.profiles)
         if memory_sandboxes:
             from benchmarks import memory
 

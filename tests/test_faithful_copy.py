@@ -5,8 +5,9 @@ outcomes compared with its ground truth."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -103,6 +104,21 @@ def test_snapshot_equals_the_live_records_with_churn_between_pages(
     assert unchurned and all(r == by_id[r["id"]] for r in unchurned)
 
 
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_snapshot_has_the_types_and_columns_of_the_interval_dataset(
+    sandbox: Any, conn: str, tmp_path: Path, file_format: str
+) -> None:
+    snap, full = tmp_path / f"snap.{file_format}", tmp_path / f"full.{file_format}"
+    run("profiles_snapshot", snap, (DAYS[0], DAYS[1]), file_format=file_format)
+    run("profiles", full, ALL_TIME, file_format=file_format)
+    if file_format == "parquet":
+        assert pq.read_schema(snap) == pq.read_schema(full)  # names and Arrow types
+        assert pq.read_table(snap).equals(pq.read_table(full))  # all live, all modified
+    else:
+        assert snap.read_text().splitlines()[0] == full.read_text().splitlines()[0]
+    assert calls_to(sandbox, f"database/{DATABASE}/fields")  # the same field discovery
+
+
 def test_snapshot_pages_by_key_without_a_window_filter(
     sandbox: Any, connect: Callable[..., str], tmp_path: Path
 ) -> None:
@@ -175,6 +191,7 @@ def test_deletions_over_three_runs_are_exact_once_each_and_idempotent(
     ids = profile_ids(sandbox)
 
     first = run("profile_deletions", files[1], windows[1])
+    marks = [time.time()]  # wall clock after each run: the sandbox's deletions ground truth
     assert first["rows"] == 0 and read_jsonl(files[1]) == []
     assert "first run has nothing to compare with" in capsys.readouterr().out
 
@@ -182,17 +199,26 @@ def test_deletions_over_three_runs_are_exact_once_each_and_idempotent(
     requests.post(f"{sandbox.url}/_sandbox/remove", json={"profiles": gone_1}, timeout=10)
     sandbox.faults.set("churn")  # records also change between the pages of run 2
     run("profile_deletions", files[2], windows[2])
+    marks.append(time.time())
     sandbox.faults.reset()
     churn_gone = churned(sandbox)
     assert churn_gone
     second = read_jsonl(files[2])
     assert [r["id"] for r in second] == sorted(gone_1 + churn_gone)
+    truth = sandbox.data.expected_ids("profile_deletions", marks[0], marks[1])
+    assert [r["id"] for r in second] == truth
 
     gone_2 = [ids[10], ids[1500]]
     requests.post(f"{sandbox.url}/_sandbox/remove", json={"profiles": gone_2}, timeout=10)
     run("profile_deletions", files[3], windows[3])
+    marks.append(time.time())
     third = read_jsonl(files[3])
     assert [r["id"] for r in third] == sorted(gone_2)
+    assert [r["id"] for r in third] == sandbox.data.expected_ids(
+        "profile_deletions", marks[1], marks[2]
+    )
+    reported = [r["id"] for r in second + third]
+    assert sorted(reported) == sandbox.data.expected_ids("profile_deletions", marks[0], marks[2])
     assert set(sandbox.data.removed_ids("profiles", database_id=DATABASE)) >= set(gone_1 + gone_2)
 
     # the rows say when: last seen in run 2's snapshot, absent from this run's
@@ -227,6 +253,56 @@ def test_deletions_over_three_runs_are_exact_once_each_and_idempotent(
     assert back["rows"] == 0 and read_jsonl(files[0]) == []
     assert "can only be observed forward in time" in capsys.readouterr().out
     assert len(list(state.glob("*.json"))) == 3
+
+
+def test_the_sandbox_ground_truth_of_ids_deletions_late_events_and_fields(
+    sandbox: Any,
+) -> None:
+    data = sandbox.data
+    before = time.time()
+    ids = data.expected_ids("profile_ids", DAYS[0], DAYS[1])
+    assert ids == data.expected_ids("profiles_snapshot", DAYS[0], DAYS[1]) == profile_ids(sandbox)
+    subs = data.expected_ids("subprofile_ids", DAYS[0], DAYS[1], collection_id=COLLECTION)
+    assert subs == live_ids(sandbox, "subprofiles", collection_id=COLLECTION)
+    assert data.expected_ids("profile_deletions", before, None) == []
+
+    # a removed profile, a deleted one, and one added and removed again (never listed before)
+    owner = next(int(r["profile"]) for r in data.records("subprofiles", collection_id=COLLECTION))
+    cascade = data.remove_record("profiles", owner, database_id=DATABASE)
+    assert cascade
+    data.delete_record("profiles", ids[1])
+    [born] = data.add_records("profiles", [DAYS[2]])
+    data.remove_record("profiles", born, database_id=DATABASE)
+    middle = time.time()
+    data.remove_record("profiles", ids[2], database_id=DATABASE)
+    assert data.expected_ids("profile_deletions", before, middle) == sorted([owner, ids[1]])
+    assert data.expected_ids("profile_deletions", middle, None) == [ids[2]]
+    assert snapshots.vanished_ids(data, "profiles", before) == sorted([owner, ids[1], ids[2]])
+    gone_subs = data.expected_ids("subprofile_deletions", before, middle, collection_id=COLLECTION)
+    assert gone_subs and set(gone_subs) <= set(cascade)
+    assert not set(gone_subs) & set(
+        data.expected_ids("subprofile_ids", DAYS[0], DAYS[1], collection_id=COLLECTION)
+    )
+    assert data.expected_ids("profile_ids", DAYS[0], DAYS[1]) == sorted(
+        set(ids) - {owner, ids[1], ids[2]}
+    )
+
+    # late events: added after seeding, named by their interval
+    day = DAYS[1]
+    [late] = data.add_records("clicks", [day + timedelta(hours=15)])
+    assert snapshots.late_ids(data, "clicks", day, day + timedelta(days=1)) == [late]
+    assert snapshots.late_ids(data, "clicks", DAYS[0], day) == []
+    assert late in data.expected_ids("clicks", day, day + timedelta(days=1))
+
+    # field changes since seeding
+    assert snapshots.field_changes(data, database=DATABASE) == {"added": [], "removed": []}
+    snapshots.change_fields(
+        data, database=DATABASE, add=[{"name": "tier", "type": "text"}], remove=["age"]
+    )
+    assert snapshots.field_changes(data, database=DATABASE) == {
+        "added": ["tier"],
+        "removed": ["age"],
+    }
 
 
 def test_subprofile_deletions_and_a_custom_state_uri(

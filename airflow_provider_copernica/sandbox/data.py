@@ -928,7 +928,13 @@ class SandboxData:
         local date of ``start`` (inclusive) to the local date of ``end`` (exclusive).
         Records in the repeated autumn hour are included by their true instant; their naive
         local timestamp alone cannot tell the folds apart (see :meth:`ambiguous_ids`).
+        The faithful-copy datasets (snapshots, id lists, deletions; where ``start``/``end``
+        are wall-clock instants of two observations): see ``snapshots.expected_ids``.
         """
+        from airflow_provider_copernica.sandbox import snapshots
+
+        if dataset in snapshots.DATASETS:  # snapshots, id lists, deletions
+            return snapshots.expected_ids(self, dataset, start, end, **options)
         lo, hi = utc_epoch(start), utc_epoch(end)
         with self.lock:
             covered = self.coverage.expected_ids(dataset, lo, hi, **options)
@@ -1001,7 +1007,13 @@ class SandboxData:
                 raise ValueError(f"{dataset} has no record to copy")
             new_ids = [self._copy_row(table, len(table.ids) - 1, utc_epoch(t)) for t in timestamps]
             self.mutations.append(
-                {"op": "insert", "dataset": dataset, "ids": new_ids, "options": options}
+                {
+                    "op": "insert",
+                    "dataset": dataset,
+                    "ids": new_ids,
+                    "options": options,
+                    "wall": _wall(),
+                }
             )
             return new_ids
 
@@ -1038,7 +1050,13 @@ class SandboxData:
                 raise KeyError(f"{dataset} has no record {ident}")
             table.delete(index)
             self.mutations.append(
-                {"op": "delete", "dataset": dataset, "ids": [int(ident)], "options": options}
+                {
+                    "op": "delete",
+                    "dataset": dataset,
+                    "ids": [int(ident)],
+                    "options": options,
+                    "wall": _wall(),
+                }
             )
 
     def remove_record(
@@ -1075,6 +1093,7 @@ class SandboxData:
                     "ids": [int(ident)],
                     "subprofiles": cascade,
                     "options": options,
+                    "wall": _wall(),
                 }
             )
             return cascade
@@ -1125,7 +1144,13 @@ class SandboxData:
             new_id = self._copy_row(table, victim, table.ts[victim])
             table.delete(victim)
             self.mutations.append(
-                {"op": "churn", "table": table.name, "deleted": old_id, "inserted": new_id}
+                {
+                    "op": "churn",
+                    "table": table.name,
+                    "deleted": old_id,
+                    "inserted": new_id,
+                    "wall": _wall(),
+                }
             )
 
     def hide_recent(self, seconds: float, days: int = 1) -> None:
@@ -1186,6 +1211,14 @@ class SandboxData:
                     per_kind[kind] = [i for i in rows if i < base]
             self.mutations = []
             self.hidden_from, self.hidden_until = None, 0.0
+
+
+def _wall() -> float:
+    """When a mutation happened (wall clock): the faithful-copy ground truth orders
+    deletions against the runs that observe them (``snapshots.vanished_ids``)."""
+    import time
+
+    return time.time()
 
 
 def _event_row(

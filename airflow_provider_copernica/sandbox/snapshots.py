@@ -1,8 +1,17 @@
-"""Sandbox support for faithful copies: field changes between runs (schema drift) and churn on
-the bare id lists (``profileids`` / ``subprofileids``).
+"""Sandbox support for faithful copies: field changes between runs (schema drift), churn on
+the bare id lists (``profileids`` / ``subprofileids``), and the ground truth of each.
 
-Field changes are ground truth queryable from tests (:func:`field_names`) and undone by the
-sandbox's reset (:func:`reset_fields`). Out of process: ``POST /_sandbox/fields`` with
+Ground truth queryable from tests, like ``SandboxData.expected_ids`` (which answers the
+names in :data:`DATASETS` through :func:`expected_ids`):
+
+- snapshots and id lists: the live ids now (:func:`expected_ids`);
+- deletions: the ids listed at one wall-clock instant and gone at a later one, whether
+  removed, deleted or churned in between (:func:`vanished_ids`);
+- late events: records added after seeding whose instant is in an interval (:func:`late_ids`);
+- field changes: :func:`field_names`, and what changed since seeding (:func:`field_changes`).
+
+Field changes are undone by the sandbox's reset (:func:`reset_fields`). Out of process:
+``POST /_sandbox/fields`` with
 ``{"database": 7616, "add": [{"name": "loyalty", "type": "text"}], "remove": ["city"]}``
 (or ``"collection": id``).
 """
@@ -10,9 +19,11 @@ sandbox's reset (:func:`reset_fields`). Out of process: ``POST /_sandbox/fields`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.sandbox.data import GENERATORS, _envelope, _field_defs
+from airflow_provider_copernica.sandbox.timeutil import utc_epoch
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.sandbox.data import SandboxData
@@ -20,6 +31,17 @@ if TYPE_CHECKING:
 # Copernica field type -> the sandbox value generator a new field of that type gets
 _KIND_OF_TYPE = {"text": "company", "integer": "age", "float": "score", "date": "birthdate"}
 _ORIGINAL = "_faithful_copy_original_fields"
+# faithful-copy dataset -> the sandbox dataset whose records it lists
+_RECORDS = {
+    "profiles_snapshot": "profiles",
+    "profile_ids": "profiles",
+    "profile_deletions": "profiles",
+    "subprofiles_snapshot": "subprofiles",
+    "subprofile_ids": "subprofiles",
+    "subprofile_deletions": "subprofiles",
+}
+DATASETS = tuple(_RECORDS)
+Instant = datetime | date | str | float | int
 
 
 def _owner(data: SandboxData, database: int | None, collection: int | None) -> tuple[Any, dict]:
@@ -113,3 +135,118 @@ def admin_fields(data: SandboxData, wanted: Mapping[str, Any]) -> dict[str, Any]
         remove=wanted.get("remove", []),
     )
     return {"fields": names}
+
+
+# -- ground truth ---------------------------------------------------------------------------
+
+
+def _epoch(moment: Instant | None) -> float:
+    if moment is None:
+        import time
+
+        return time.time()
+    if isinstance(moment, int | float):
+        return float(moment)
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        return moment.timestamp()  # to the microsecond: mutations and runs are close
+    return float(utc_epoch(moment))
+
+
+def expected_ids(
+    data: SandboxData,
+    dataset: str,
+    start: Instant | None = None,
+    end: Instant | None = None,
+    **options: Any,
+) -> list[int]:
+    """Ids a correct extraction of a faithful-copy dataset returns, ascending.
+
+    ``*_snapshot`` and ``*_ids``: every live (sub)profile now (the window only names the
+    file). ``*_deletions``: :func:`vanished_ids` between the wall-clock instants ``start``
+    (when the previous id snapshot was taken) and ``end`` (when this one is; default now)."""
+    records = _RECORDS[dataset]
+    if dataset.endswith("_deletions"):
+        return vanished_ids(data, records, start, end, **options)
+    with data.lock:
+        table = data.table(records, **options)
+        return sorted(table.ids[i] for i in table.alive())
+
+
+def vanished_ids(
+    data: SandboxData,
+    dataset: str,
+    since: Instant | None,
+    until: Instant | None = None,
+    **options: Any,
+) -> list[int]:
+    """Ids of ``dataset`` (profiles or subprofiles) listed at wall-clock ``since`` and no
+    longer listed at ``until`` (default now): removed (``remove_record``, a profile's
+    subprofiles with it), deleted, or churned away in between. What a deletions run observing
+    at ``until`` reports against an id snapshot taken at ``since``."""
+    lo, hi = _epoch(since), _epoch(until)
+    with data.lock:
+        table = data.table(dataset, **options)
+
+        def mine(m: Mapping[str, Any]) -> bool:
+            if "table" in m:
+                return m["table"] == table.name
+            return data.table(m["dataset"], **m["options"]) is table
+
+        gone: set[int] = set()
+        born: set[int] = set()  # not listed at ``since``
+        for m in data.mutations:
+            wall = m.get("wall", 0.0)
+            if wall < lo:
+                continue
+            if m["op"] == "churn" and mine(m):
+                born.add(m["inserted"])
+            if m["op"] == "insert" and mine(m):
+                born.update(m["ids"])
+            if not wall < hi:
+                continue
+            if m["op"] == "churn" and mine(m):
+                gone.add(m["deleted"])
+            elif m["op"] in ("remove", "delete") and mine(m):
+                gone.update(m["ids"])
+            elif m["op"] == "remove" and dataset == "subprofiles":
+                gone.update(i for i in m["subprofiles"] if table.index_of(i) is not None)
+        return sorted(gone - born)
+
+
+def late_ids(
+    data: SandboxData, dataset: str, start: Instant, end: Instant, **options: Any
+) -> list[int]:
+    """Late data: ids of records added after seeding (``add_records``) whose instant is in
+    ``[start, end)`` UTC, still present. They count in ``expected_ids`` too; this names
+    which of an interval's ids arrived after it was first extracted."""
+    lo, hi = _epoch(start), _epoch(end)
+    with data.lock:
+        table = data.table(dataset, **options)
+        alive = set(table.alive())
+        added = [
+            ident
+            for m in data.mutations
+            if m["op"] == "insert" and data.table(m["dataset"], **m["options"]) is table
+            for ident in m["ids"]
+        ]
+        hits = []
+        for ident in added:
+            index = table.index_of(ident)
+            if index is not None and index in alive and lo <= table.ts[index] < hi:
+                hits.append(ident)
+        return sorted(hits)
+
+
+def field_changes(
+    data: SandboxData, *, database: int | None = None, collection: int | None = None
+) -> dict[str, list[str]]:
+    """Fields added to and removed from a database (collection) since seeding, by name."""
+    with data.lock:
+        table, envelope = _owner(data, database, collection)
+        saved = data.__dict__.get(_ORIGINAL, {}).get(id(table))
+        before = [str(f["name"]) for f in (saved[5] if saved else envelope["data"])]
+        now = [str(f["name"]) for f in envelope["data"]]
+    return {
+        "added": [n for n in now if n not in before],
+        "removed": [n for n in before if n not in now],
+    }
