@@ -136,7 +136,9 @@ def deletion_pages(
         log.warning(
             "%s: interval %s is before an interval already observed (%s); a deletion can only "
             "be observed forward in time, so this backfilled interval gets an empty file and "
-            "no id snapshot (state: %s)",
+            "no id snapshot (state: %s). The deletions since then are in the files of the "
+            "observed intervals (their observed_at says when); to observe from scratch, "
+            "delete that state directory and run the intervals in order",
             name,
             window,
             later[0].label,

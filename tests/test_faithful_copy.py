@@ -305,6 +305,22 @@ def test_the_sandbox_ground_truth_of_ids_deletions_late_events_and_fields(
     }
 
 
+def test_a_skipped_interval_loses_no_deletion(sandbox: Any, conn: str, tmp_path: Path) -> None:
+    first = run("profile_deletions", tmp_path / "a.jsonl", (DAYS[0], DAYS[1]))
+    assert first["rows"] == 0
+    taken = time.time()
+    victim = profile_ids(sandbox)[77]
+    sandbox.data.remove_record("profiles", victim, database_id=DATABASE)
+    # DAYS[1]..DAYS[2] never runs; the next run compares with the latest earlier snapshot
+    run("profile_deletions", tmp_path / "c.jsonl", (DAYS[2], DAYS[3]))
+    [row] = read_jsonl(tmp_path / "c.jsonl")
+    assert [row["id"]] == sandbox.data.expected_ids("profile_deletions", taken, None) == [victim]
+    state = tmp_path / "_copernica_state" / "profile_ids" / f"database_id={DATABASE}"
+    baseline = json.loads((state / "20261117T000000Z_20261118T000000Z.json").read_text())
+    assert row["last_seen_at"] == baseline["observed_at"]  # spans the gap
+    assert row["interval_start"] == "2026-11-19T00:00:00+00:00"
+
+
 def test_subprofile_deletions_and_a_custom_state_uri(
     sandbox: Any, connect: Callable[..., str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,7 @@ def test_deletions_backfills_observe_forward_only(airflow: AirflowStandalone, sa
     airflow.cli("dags", "unpause", DELETIONS_DAG)
 
     first = _one_run(airflow, DELETIONS_DAG, d2)  # the baseline
+    baseline_taken = time.time()
     assert _read_jsonl(out / _file_name(d2)) == []
     log = airflow.task_log(DELETIONS_DAG, first["dag_run_id"], "profile_deletions")
     assert "first run has nothing to compare with" in log
@@ -343,6 +345,10 @@ def test_deletions_backfills_observe_forward_only(airflow: AirflowStandalone, sa
     _one_run(airflow, DELETIONS_DAG, d3)
     rows = _read_jsonl(out / _file_name(d3))
     assert [r["id"] for r in rows] == gone
+    truth = sandbox.data.expected_ids(
+        "profile_deletions", baseline_taken, time.time(), database_id=DATABASE_ID
+    )
+    assert [r["id"] for r in rows] == truth
     assert {r["interval_start"][:10] for r in rows} == {d3.isoformat()}
 
     past = _one_run(airflow, DELETIONS_DAG, d1)  # before an observed interval
