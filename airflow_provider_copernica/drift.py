@@ -25,6 +25,7 @@ from airflow_provider_copernica.exceptions import CopernicaConfigError, Copernic
 from airflow_provider_copernica.schema import Column
 
 if TYPE_CHECKING:
+    from airflow_provider_copernica.datasets import Dataset
     from airflow_provider_copernica.extract import Extraction
     from airflow_provider_copernica.state import StateStore
 
@@ -35,10 +36,20 @@ class CopernicaSchemaDriftError(CopernicaError):
     """The fields changed since the columns were pinned (``schema_policy="fail"``)."""
 
 
-def check_schema_policy(policy: object) -> str:
+def check_schema_policy(policy: object, entry: Dataset | None = None) -> str:
+    """``policy`` if valid (for ``entry``: only datasets with discovered columns drift)."""
     if policy not in SCHEMA_POLICIES:
         raise CopernicaConfigError(
             f"Unknown schema_policy {policy!r}; valid schema policies: {', '.join(SCHEMA_POLICIES)}"
+        )
+    if policy != "evolve" and entry is not None and entry.discovery is None:
+        from airflow_provider_copernica.datasets import DATASETS
+
+        drifting = ", ".join(sorted(d.name for d in DATASETS.values() if d.discovery is not None))
+        raise CopernicaConfigError(
+            f"schema_policy={policy!r} has nothing to pin for {entry.name!r}: its columns are "
+            f"the catalog's, not a database's fields. Datasets whose columns follow the "
+            f"fields: {drifting}"
         )
     return str(policy)
 

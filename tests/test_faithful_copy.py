@@ -426,6 +426,14 @@ def test_a_bad_schema_policy_is_refused_with_the_choices() -> None:
         )
 
 
+def test_a_schema_policy_on_a_dataset_with_fixed_columns_is_refused() -> None:
+    with pytest.raises(
+        CopernicaConfigError, match="nothing to pin for 'clicks'.*profiles_snapshot"
+    ):
+        CopernicaToStorageOperator(task_id="x", dataset="clicks", schema_policy="pin")
+    CopernicaToStorageOperator(task_id="y", dataset="clicks", schema_policy="evolve")
+
+
 def test_copernica_datasets_lists_the_faithful_copy_datasets(tmp_path: Path) -> None:
     import os
     import subprocess

@@ -109,7 +109,7 @@ class CopernicaToStorageOperator(BaseOperator):
             )
         # kept unrendered: each restated interval renders it with its own dates
         self.output_uri_template = output_uri
-        self.schema_policy = check_schema_policy(schema_policy)
+        self.schema_policy = check_schema_policy(schema_policy, entry)
         if state_uri is not None and not isinstance(state_uri, str):
             raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
         self.metadata = validate_metadata(metadata)
