@@ -34,6 +34,7 @@ from airflow_provider_copernica.schema import Column
 from airflow_provider_copernica.windows import Window
 
 if TYPE_CHECKING:
+    from airflow_provider_copernica.datasets import Dataset
     from airflow_provider_copernica.extract import Extraction
     from airflow_provider_copernica.state import StateStore
 
@@ -54,6 +55,17 @@ class IdSnapshot:
     @property
     def label(self) -> str:
         return Window(self.start, self.end).label
+
+
+def refuse_outside_operator(entry: Dataset, what: str) -> None:
+    """A deletions dataset is a comparison of the operator's stored id snapshots: a preview
+    or a sensor would only see the live ids, so they are refused, naming what to use."""
+    if entry.deletions_of is not None:
+        raise CopernicaConfigError(
+            f"{what} cannot use {entry.name!r}: its rows are the ids absent since the "
+            "previous run's id snapshot, which only CopernicaToStorageOperator keeps (in "
+            f"its state_uri). Use {entry.deletions_of!r} for the ids as of now."
+        )
 
 
 def snapshot_folder(extraction: Extraction) -> tuple[str, ...]:
@@ -221,4 +233,10 @@ def _take_snapshot(
     store.write_json(manifest, *folder, f"{label}.json")
 
 
-__all__ = ["IdSnapshot", "deletion_pages", "list_snapshots", "missing"]
+__all__ = [
+    "IdSnapshot",
+    "deletion_pages",
+    "list_snapshots",
+    "missing",
+    "refuse_outside_operator",
+]

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_copernica.datasets import get_dataset
+from airflow_provider_copernica.deletions import refuse_outside_operator
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def preview_rows(
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
         raise CopernicaConfigError(f"limit must be a whole number >= 0, got {limit!r}")
     entry = get_dataset(dataset)
+    refuse_outside_operator(entry, "A preview")
     window = None
     if date_from is not None or date_to is not None or not entry.snapshot:
         if date_from in (None, "") or date_to in (None, ""):

@@ -350,6 +350,25 @@ def test_deletions_need_a_data_interval(sandbox: Any, conn: str, tmp_path: Path)
     assert not calls_to(sandbox, f"database/{DATABASE}/profileids")
 
 
+def test_a_preview_or_a_sensor_of_deletions_is_refused_naming_the_ids_dataset(
+    sandbox: Any, conn: str
+) -> None:
+    from airflow_provider_copernica.preview import preview_rows
+    from airflow_provider_copernica.sensors.copernica import CopernicaSensor
+
+    with pytest.raises(
+        CopernicaConfigError, match="A preview cannot use 'profile_deletions'.*Use 'profile_ids'"
+    ):
+        preview_rows(CopernicaHook(conn), "profile_deletions", options={"database_id": DATABASE})
+    with pytest.raises(CopernicaConfigError, match="CopernicaSensor cannot use.*subprofile_ids"):
+        CopernicaSensor(
+            task_id="s", dataset="subprofile_deletions", dataset_options={"collection_id": 1}
+        )
+    assert not calls_to(sandbox, f"database/{DATABASE}/profileids")
+    ids = preview_rows(CopernicaHook(conn), "profile_ids", options={"database_id": DATABASE})
+    assert [r["id"] for r in ids.rows] == profile_ids(sandbox)[:20]
+
+
 # -- schema drift ---------------------------------------------------------------------------
 
 

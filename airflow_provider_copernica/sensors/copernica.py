@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_provider_copernica.config import DEFAULT_CONN_ID
 from airflow_provider_copernica.datasets import get_dataset, validate_options
+from airflow_provider_copernica.deletions import refuse_outside_operator
 from airflow_provider_copernica.exceptions import (
     CopernicaConfigError,
     CopernicaRetryError,
@@ -57,6 +58,7 @@ class CopernicaSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
         entry = get_dataset(dataset)  # an unknown name fails here, listing the valid ones
+        refuse_outside_operator(entry, "CopernicaSensor")
         if "{{" not in repr(filters) and "{%" not in repr(filters):
             check_filterable(entry, filters)  # syntax now; field names when it counts
         if isinstance(min_records, bool) or not isinstance(min_records, int) or min_records < 1:
