@@ -246,6 +246,9 @@ def test_deletions_over_three_runs_are_exact_once_each_and_idempotent(
         for x in (state / manifests[2].replace(".json", ".jsonl")).read_text().splitlines()
     ]
     assert snapshot_3 == profile_ids(sandbox)
+    # the README's state size: 8 bytes plus the digits per id
+    size = (state / manifests[2].replace(".json", ".jsonl")).stat().st_size
+    assert size == sum(8 + len(str(i)) for i in snapshot_3)
 
     # a backfill of an interval before the observed ones: empty file, a warning, no state
     capsys.readouterr()
