@@ -167,15 +167,33 @@ def test_profile_ids_dataset_with_churn(
     assert [r["id"] for r in read_jsonl(out)] == profile_ids(sandbox)
 
 
+@pytest.mark.parametrize("alive", [None, 1000])
+def test_id_lists_that_ignore_paging_are_read_once(
+    sandbox: Any, connect: Callable[..., str], tmp_path: Path, alive: int | None
+) -> None:
+    """``subprofileids`` is documented without parameters: an endpoint that answers every id
+    whatever ``start``/``limit`` say is read completely, each id once (longer than a page:
+    one call; exactly one page long: the repeated answer is recognised)."""
+    connect(page_size=1000)
+    if alive is not None:
+        for ident in profile_ids(sandbox)[alive:]:
+            sandbox.data.delete_record("profiles", ident)
+    sandbox.faults.set("ids_unpaged")
+    truth = profile_ids(sandbox)
+    assert len(truth) == (alive or 2938)
+    sandbox.requests.clear()
+    out = tmp_path / "ids.jsonl"
+    run("profile_ids", out, (DAYS[0], DAYS[1]))
+    assert [r["id"] for r in read_jsonl(out)] == truth
+    assert len(calls_to(sandbox, f"database/{DATABASE}/profileids")) == (2 if alive else 1)
+
+
 def test_the_sandbox_pages_id_lists_as_documented(sandbox: Any, conn: str) -> None:
-    url = f"{sandbox.url}/v4/database/{DATABASE}/profileids"
-    token = {"access_token": sandbox.connection_extra().get("access_token") or ""}
     hook = CopernicaHook(conn)
     assert len(hook.get(f"database/{DATABASE}/profileids")) == 100  # default limit
     assert len(hook.get(f"database/{DATABASE}/profileids", {"limit": 5000})) == 1000  # at most
     second = hook.get(f"database/{DATABASE}/profileids", {"start": 100, "limit": 10})
     assert second == profile_ids(sandbox)[100:110]
-    assert url and token is not None
 
 
 # -- deletions ----------------------------------------------------------------------------

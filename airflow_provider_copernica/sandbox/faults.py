@@ -34,6 +34,9 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
                             insert a copy with a new max id (see ``SandboxData.churn``)
 ``data_after:SECONDS``      records of the last day before the anchor stay invisible for
                             SECONDS (for sensors waiting for data)
+``ids_unpaged``             ``profileids``/``subprofileids`` ignore ``start``/``limit`` and
+                            answer every id at once (``subprofileids`` is documented
+                            without parameters)
 ==========================  ==============================================================
 
 Count-based faults queue up in the order they were set. Faults apply to ``/v4`` data
@@ -63,7 +66,8 @@ INVALID_TOKEN_STATUSES = (400, 401, 403)
 VALID_SPECS = (
     "429[:N[:RETRY_AFTER]], 502:N, 503:N, 504:N, reset:N, timeout:N:SECONDS, truncate:N, "
     "401:N, reject_jwt:N, invalid_token:400|401|403, jwt_ttl:SECONDS, outage_after:N, "
-    "latency:SECONDS, storm:SECONDS, max_inflight:N[:429|503], churn, modified_field[:NAME], "
+    "latency:SECONDS, storm:SECONDS, max_inflight:N[:429|503], churn, ids_unpaged, "
+    "modified_field[:NAME], "
     "data_after:SECONDS "
     "(count-based ones may be prefixed with auth:)"
 )
@@ -119,6 +123,7 @@ class Faults:
             self.storm_until: float | None = None
             self.storm_answers = 0
             self.churn = False
+            self.ids_unpaged = False
             self.modified_field: str | None = None
             self.data_after: float | None = None
             self.max_inflight: tuple[int, int] | None = None  # (requests, status)
@@ -139,6 +144,11 @@ class Faults:
         if kind == "churn" and not args and target == "data":
             with self._lock:
                 self.churn = True
+                self.specs.append(spec)
+            return
+        if kind == "ids_unpaged" and not args and target == "data":
+            with self._lock:
+                self.ids_unpaged = True
                 self.specs.append(spec)
             return
         if kind == "modified_field" and len(args) <= 1 and target == "data":

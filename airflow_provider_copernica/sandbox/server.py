@@ -608,6 +608,8 @@ class SandboxApp:
         # paging parameters only (rest-get-database-profileids.md): start, limit (default
         # 100, at most 1000), ids ascending
         start, limit, _ = query.paging()
+        if self.faults.ids_unpaged:  # subprofileids is documented without parameters
+            start, limit = 0, len(table.ids)
         rows = table.alive()[start : start + limit]
         body = [table.ids[i] for i in rows]
         if self.faults.churn and rows:
