@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaError
+from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaSchemaDriftError
 from airflow_provider_copernica.schema import Column
 
 if TYPE_CHECKING:
@@ -30,10 +30,13 @@ if TYPE_CHECKING:
     from airflow_provider_copernica.state import StateStore
 
 SCHEMA_POLICIES = ("evolve", "pin", "fail")
-
-
-class CopernicaSchemaDriftError(CopernicaError):
-    """The fields changed since the columns were pinned (``schema_policy="fail"``)."""
+__all__ = [
+    "SCHEMA_POLICIES",
+    "CopernicaSchemaDriftError",
+    "apply_schema_policy",
+    "check_schema_policy",
+    "pin_columns",
+]
 
 
 def check_schema_policy(policy: object, entry: Dataset | None = None) -> str:

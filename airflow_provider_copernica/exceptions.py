@@ -70,5 +70,10 @@ class CopernicaEmptyResultError(CopernicaError):
     """Zero rows in the interval while ``allow_empty=False``."""
 
 
+class CopernicaSchemaDriftError(CopernicaError, AirflowFailException):
+    """The fields changed since the columns were pinned (``schema_policy="fail"``). Fails the
+    task without retries: only the user can accept the change (``drift.py``)."""
+
+
 class CopernicaSensorError(CopernicaError, AirflowException):
     """The sensor's deferred wait ended with an error event (the message names the cause)."""

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import pyarrow.parquet as pq
 import pytest
 import requests
+from airflow.sdk.exceptions import AirflowFailException
 from sandbox_requests import DATABASE, calls_to, profile_ids
 
 from airflow_provider_copernica.drift import CopernicaSchemaDriftError
@@ -442,8 +443,9 @@ def test_fail_policy_names_added_and_removed_fields_and_writes_nothing(
     sandbox.requests.clear()
     with pytest.raises(
         CopernicaSchemaDriftError, match=r"added: fields\.tier; removed: fields\.age"
-    ):
+    ) as caught:
         run("profiles", tmp_path / "f3.jsonl", ALL_TIME, schema_policy="fail")
+    assert isinstance(caught.value, AirflowFailException)  # no task retries: the user decides
     assert not (tmp_path / "f3.jsonl").exists()
     assert not calls_to(sandbox, f"database/{DATABASE}/profiles")  # no data request
 
