@@ -327,6 +327,31 @@ def test_the_sandbox_ground_truth_of_ids_deletions_late_events_and_fields(
     }
 
 
+def test_an_outage_mid_id_walk_keeps_no_partial_snapshot_and_the_retry_is_exact(
+    sandbox: Any, connect: Callable[..., str], tmp_path: Path
+) -> None:
+    connect(page_size=500)
+    run("profile_deletions", tmp_path / "a.jsonl", (DAYS[0], DAYS[1]))  # the baseline
+    taken = time.time()
+    gone = [profile_ids(sandbox)[i] for i in (3, 2500)]
+    for ident in gone:
+        sandbox.data.remove_record("profiles", ident, database_id=DATABASE)
+    target = tmp_path / "b.jsonl"
+    sandbox.faults.set("outage_after:2")  # two id pages, then 503 beyond the retry budget
+    with pytest.raises(Exception, match="503"):
+        run("profile_deletions", target, (DAYS[1], DAYS[2]))
+    state = tmp_path / "_copernica_state" / "profile_ids" / f"database_id={DATABASE}"
+    assert not target.exists()
+    assert sorted(p.name for p in state.iterdir()) == [
+        "20261117T000000Z_20261118T000000Z.json",
+        "20261117T000000Z_20261118T000000Z.jsonl",
+    ]  # no partial id file, no manifest: the failed run left no state
+    sandbox.faults.reset()
+    run("profile_deletions", target, (DAYS[1], DAYS[2]))  # the task's retry
+    assert [r["id"] for r in read_jsonl(target)] == sorted(gone)
+    assert sorted(gone) == sandbox.data.expected_ids("profile_deletions", taken, None)
+
+
 def test_a_skipped_interval_loses_no_deletion(sandbox: Any, conn: str, tmp_path: Path) -> None:
     first = run("profile_deletions", tmp_path / "a.jsonl", (DAYS[0], DAYS[1]))
     assert first["rows"] == 0
