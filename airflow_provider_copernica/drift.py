@@ -9,7 +9,10 @@ change does:
   left out (a warning names it); a removed field stays, as null. Every file of one output
   location has one schema (Parquet included).
 - ``fail``: the first run's columns are stored; a later run whose fields differ fails before
-  any data request, naming the added and removed fields.
+  any data request, naming the added and removed fields (and any whose type changed).
+
+A field whose type changed fails under ``pin`` too (its values would not fit the pinned
+column, and one schema per location is the point of ``pin``): the error names it.
 
 The pinned columns live beside the output: ``<state_uri>/schema/<dataset>/<option>=<value>.json``
 (``{"columns": [{"name", "type"}, ...]}``). To accept a change, delete that file (the next run
@@ -96,14 +99,25 @@ def apply_schema_policy(
             where,
         )
         return current
-    now = {c.name for c in current}
-    before = {c.name for c in pinned}
-    added = [c.name for c in current if c.name not in before]
-    removed = [c.name for c in pinned if c.name not in now]
-    if not added and not removed:
+    now = {c.name: c.type for c in current}
+    before = {c.name: c.type for c in pinned}
+    added = [name for name in now if name not in before]
+    removed = [name for name in before if name not in now]
+    retyped = [f"{n} ({before[n]} -> {now[n]})" for n in now if n in before and now[n] != before[n]]
+    if not added and not removed and not retyped:
         extraction.use_columns(pinned)
         return None
     change = f"added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}"
+    if retyped:
+        change += f"; type changed: {', '.join(retyped)}"
+    if policy == "pin" and retyped:
+        raise CopernicaSchemaDriftError(
+            f"schema_policy='pin' cannot keep the columns pinned in {where} for "
+            f"{extraction.dataset.name} {extraction.options}: the type of "
+            f"{', '.join(retyped)} changed, so its values no longer fit the pinned column "
+            f"({change}). Nothing was written. To accept the change, delete that file (the "
+            "next run pins the new columns)."
+        )
     if policy == "fail":
         raise CopernicaSchemaDriftError(
             f"The fields of {extraction.dataset.name} {extraction.options} changed since the "

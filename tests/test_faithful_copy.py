@@ -317,13 +317,18 @@ def test_the_sandbox_ground_truth_of_ids_deletions_late_events_and_fields(
     assert late in data.expected_ids("clicks", day, day + timedelta(days=1))
 
     # field changes since seeding
-    assert snapshots.field_changes(data, database=DATABASE) == {"added": [], "removed": []}
+    assert snapshots.field_changes(data, database=DATABASE) == {
+        "added": [],
+        "removed": [],
+        "retyped": [],
+    }
     snapshots.change_fields(
         data, database=DATABASE, add=[{"name": "tier", "type": "text"}], remove=["age"]
     )
     assert snapshots.field_changes(data, database=DATABASE) == {
         "added": ["tier"],
         "removed": ["age"],
+        "retyped": [],
     }
 
 
@@ -473,6 +478,42 @@ def test_fail_policy_names_added_and_removed_fields_and_writes_nothing(
     assert isinstance(caught.value, AirflowFailException)  # no task retries: the user decides
     assert not (tmp_path / "f3.jsonl").exists()
     assert not calls_to(sandbox, f"database/{DATABASE}/profiles")  # no data request
+
+
+def test_a_field_whose_type_changed_is_named_and_nothing_is_written(
+    sandbox: Any, connect: Callable[..., str], tmp_path: Path
+) -> None:
+    connect()
+    for policy in ("fail", "pin"):
+        run(
+            "profiles",
+            tmp_path / f"{policy}1.parquet",
+            ALL_TIME,
+            file_format="parquet",
+            schema_policy=policy,
+        )
+    snapshots.change_fields(
+        sandbox.data, database=DATABASE, remove=["age"], add=[{"name": "age", "type": "text"}]
+    )
+    assert snapshots.field_changes(sandbox.data, database=DATABASE) == {
+        "added": [],
+        "removed": [],
+        "retyped": ["age"],
+    }
+    sandbox.requests.clear()
+    for policy in ("fail", "pin"):
+        with pytest.raises(
+            CopernicaSchemaDriftError, match=r"type changed: fields\.age \(int -> str\)"
+        ):
+            run(
+                "profiles",
+                tmp_path / f"{policy}2.parquet",
+                ALL_TIME,
+                file_format="parquet",
+                schema_policy=policy,
+            )
+        assert not (tmp_path / f"{policy}2.parquet").exists()
+    assert not calls_to(sandbox, f"database/{DATABASE}/profiles")
 
 
 def test_the_sandbox_reset_restores_the_fields(sandbox: Any) -> None:

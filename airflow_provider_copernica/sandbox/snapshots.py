@@ -240,13 +240,14 @@ def late_ids(
 def field_changes(
     data: SandboxData, *, database: int | None = None, collection: int | None = None
 ) -> dict[str, list[str]]:
-    """Fields added to and removed from a database (collection) since seeding, by name."""
+    """Fields added to, removed from, and retyped in a database (collection) since seeding."""
     with data.lock:
         table, envelope = _owner(data, database, collection)
         saved = data.__dict__.get(_ORIGINAL, {}).get(id(table))
-        before = [str(f["name"]) for f in (saved[5] if saved else envelope["data"])]
-        now = [str(f["name"]) for f in envelope["data"]]
+        before = {str(f["name"]): f.get("type") for f in (saved[5] if saved else envelope["data"])}
+        now = {str(f["name"]): f.get("type") for f in envelope["data"]}
     return {
         "added": [n for n in now if n not in before],
         "removed": [n for n in before if n not in now],
+        "retyped": [n for n in now if n in before and now[n] != before[n]],
     }
