@@ -78,6 +78,8 @@ def check_conditions(
 # -- user filters (``filters=["country==NL", "age>=18"]``) ---------------------------------
 _NUMERIC = frozenset({"int", "float"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Record ids are whole numbers; the API trims values and reads an empty one as 0.
+_WHOLE = re.compile(r"^\s*\d+\s*$")
 
 
 def user_conditions(dataset: str, filters: object) -> tuple[str, ...]:
@@ -127,7 +129,14 @@ def check_user_filters(
                 f"a field nor a property of this endpoint, so Copernica would ignore it; "
                 f"valid names: {valid}."
             )
-        numeric = by_lower.get(lowered) in _NUMERIC or (lowered == "id" and lowered not in by_lower)
+        record_id = lowered == "id" and lowered not in by_lower
+        if record_id and op not in ("=~", "!~") and not _WHOLE.match(value):
+            raise CopernicaConfigError(
+                f"Dataset {dataset!r}: the filter {text!r} compares the number field {name!r} "
+                f"(the record id) with {value.strip()!r}, not a number Copernica reads as an "
+                "id; give a whole number, e.g. 'id>1000'."
+            )
+        numeric = by_lower.get(lowered) in _NUMERIC
         if numeric and op not in ("=~", "!~") and value.strip():
             try:
                 float(value)
@@ -151,3 +160,22 @@ def check_filterable(entry: Dataset, filters: object) -> tuple[str, ...]:
             f"Dataset {entry.name!r} does not take filters; datasets that do: {valid}"
         )
     return conditions
+
+
+def id_range_conditions(entry: Dataset, id_range: object) -> tuple[str, ...]:
+    """The ``fields[]`` conditions of an operator's ``id_range`` (``{"after": N, "upto":
+    M}``, see :class:`~airflow_provider_copernica.partitions.IdRange`), checked before any
+    call. Only keyset-paged datasets take one: their pages are ordered by id and their
+    endpoints filter on it."""
+    from airflow_provider_copernica.datasets import DATASETS
+    from airflow_provider_copernica.partitions import IdRange
+
+    if id_range is None:
+        return ()
+    if entry.paging != "keyset":
+        valid = ", ".join(sorted(d.name for d in DATASETS.values() if d.paging == "keyset"))
+        raise CopernicaConfigError(
+            f"Dataset {entry.name!r} cannot be split by id_range: it is not paged by record "
+            f"id; datasets that can: {valid}"
+        )
+    return IdRange.from_value(id_range).conditions()  # type: ignore[arg-type]

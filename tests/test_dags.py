@@ -29,6 +29,7 @@ EXPECTED_DAGS = {
     "copernica_snapshots",
     "copernica_deletions",
     "copernica_schema_pinned",
+    "copernica_partitioned_snapshot",
 }
 
 
@@ -90,6 +91,7 @@ def test_scheduled_dags_have_real_contiguous_data_intervals(dagbag: Any) -> None
     assert {d.dag_id for d in scheduled} == EXPECTED_DAGS - {
         "copernica_preview",
         "copernica_profiles_landed",  # scheduled on an asset, not on time
+        "copernica_partitioned_snapshot",  # triggered: a snapshot on demand
     }
     for dag in scheduled:
         intervals = _first_intervals(dag, 3, dag.start_date)
@@ -266,3 +268,16 @@ def test_every_unmapped_extraction_declares_one_asset_of_its_own(dagbag: Any) ->
         "copernica_snapshots.profiles_snapshot",
         "copernica_snapshots.subprofiles_snapshot",
     ]
+
+
+def test_partitioned_dag_plans_then_maps_one_part_per_range_then_writes_the_manifest(
+    dagbag: Any,
+) -> None:
+    dag = dagbag.dags["copernica_partitioned_snapshot"]
+    plan, part, manifest = (dag.get_task(t) for t in ("plan", "extract_part", "manifest"))
+    assert type(part).__name__ == "MappedOperator"
+    assert part.upstream_task_ids == {"plan"}
+    assert manifest.upstream_task_ids == {"plan", "extract_part"}
+    assert manifest.trigger_rule == "all_success"  # a failed part: no manifest
+    assert dag.params["partitions"] == 4
+    assert plan.partitions == "{{ params.partitions }}"

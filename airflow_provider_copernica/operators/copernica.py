@@ -21,7 +21,12 @@ from airflow_provider_copernica.datasets import (
 )
 from airflow_provider_copernica.drift import check_schema_policy
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
-from airflow_provider_copernica.filters import check_filterable
+from airflow_provider_copernica.filters import (
+    check_filterable,
+    id_range_conditions,
+    user_conditions,
+)
+from airflow_provider_copernica.partitions import IdRange
 from airflow_provider_copernica.restatement import check_restate_intervals
 from airflow_provider_copernica.writers import FORMATS, check_file_format
 
@@ -54,6 +59,11 @@ class CopernicaToStorageOperator(BaseOperator):
     "Keeping a faithful copy": ``schema_policy`` (``evolve``, ``pin``, ``fail``; ``drift.py``)
     and ``state_uri`` (id snapshots of the deletions datasets and pinned columns; default
     ``_copernica_state/`` beside the output file; ``state.py``).
+
+    ``id_range={"after": N, "upto": M}`` extracts only the records with ``N < id <= M``
+    (``upto=None``: no upper bound), ANDed with the window and ``filters``; keyset-paged
+    datasets only. It is how a partitioned extraction maps one task per id range (README,
+    "Partitioned extraction across workers"); the XCom then adds ``id_range``.
     """
 
     template_fields: Sequence[str] = (
@@ -62,6 +72,7 @@ class CopernicaToStorageOperator(BaseOperator):
         "filters",
         "output_uri",
         "state_uri",
+        "id_range",
     )
     template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
     ui_color = "#e8f4fc"
@@ -82,6 +93,7 @@ class CopernicaToStorageOperator(BaseOperator):
         restate_intervals: int = 0,
         schema_policy: str = "evolve",
         state_uri: str | None = None,
+        id_range: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         # Everything that needs no template is checked now, so a typo fails at DAG parse.
@@ -115,6 +127,8 @@ class CopernicaToStorageOperator(BaseOperator):
         self.metadata = validate_metadata(metadata)
         if not _templated(filters):
             check_filterable(entry, filters)  # syntax now; field names at run time
+        if not _templated(id_range):
+            id_range_conditions(entry, id_range)
         if not _templated(dataset_options):
             static_options = validate_options(entry, dataset_options)
             shaped = entry.configured(static_options)
@@ -145,6 +159,7 @@ class CopernicaToStorageOperator(BaseOperator):
         self.dataset_options = dataset_options
         self.fields = fields
         self.filters = filters
+        self.id_range = id_range
         self.output_uri = output_uri
         self.file_format = file_format
         self.allow_empty = allow_empty
@@ -179,6 +194,7 @@ class CopernicaToStorageOperator(BaseOperator):
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
         from airflow_provider_copernica.writers import check_output_uri
 
+        id_range_conditions(get_dataset(self.dataset), self.id_range)  # rendered: check again
         uri = self.output_uri
         if uri:  # an unwritable target (or a '..' segment) fails before any API call
             check_output_uri(uri, self.output_conn_id, file_format=self.file_format)
@@ -246,7 +262,7 @@ class CopernicaToStorageOperator(BaseOperator):
             self.dataset,
             options=self.dataset_options,
             fields=self.fields,
-            filters=self.filters,
+            filters=self._conditions(),
             metadata=self.metadata,
             window=window,
             run_id=run_id,
@@ -299,7 +315,14 @@ class CopernicaToStorageOperator(BaseOperator):
             "dataset": self.dataset,
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
-        }
+        } | ({"id_range": IdRange.from_value(self.id_range).as_dict()} if self.id_range else {})
+
+    def _conditions(self) -> list[str] | None:
+        """The user's ``filters`` and the ``id_range``'s conditions: one ANDed list."""
+        entry = get_dataset(self.dataset)
+        found = [*user_conditions(self.dataset, self.filters)]
+        found += id_range_conditions(entry, self.id_range)
+        return found or None
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage (``apache-airflow-providers-openlineage``): the Copernica endpoint in,
