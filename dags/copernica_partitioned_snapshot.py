@@ -1,10 +1,10 @@
-"""One large profiles extraction split across the Airflow workers: P id ranges, one mapped
+"""One large profiles snapshot split across the Airflow workers: P id ranges, one mapped
 task each, and a manifest written last (README: "Partitioned extraction across workers").
 
 Three tasks:
 
 * ``plan`` (:class:`CopernicaPartitionsOperator`): removes the previous ``_manifest.json``,
-  makes ONE probe request (the highest profile id in the window) and returns ``partitions``
+  makes ONE probe request (the page of the highest profile ids) and returns ``partitions``
   small dicts ``{"id_range": {"after": N, "upto": M}, "output_uri": ".../part-00003-of-00008.jsonl"}``;
 * ``extract_part``: ``CopernicaToStorageOperator.partial(...).expand_kwargs(plan.output)``,
   one mapped task per id range, each writing its own part file atomically; the Celery
@@ -13,15 +13,16 @@ Three tasks:
   writes ``_manifest.json`` (run id, interval, dataset, per part its uri, id range, rows,
   bytes, sha256). A reader takes the parts listed there and nothing else.
 
-Trigger it from the UI form or the CLI; ``date_from``/``date_to`` default to all of history,
-so a run lands every profile (a snapshot)::
+Each run lands every live profile of database 7616 (``profiles_snapshot``). Trigger it from
+the UI form or the CLI::
 
     airflow dags trigger copernica_partitioned_snapshot --conf '{"partitions": 8}'
 
-The parts land in ``$AIRFLOW_HOME/data/copernica/copernica_partitioned_snapshot/profiles/
-<interval>/``; a run again replaces the set (the manifest lists exactly the new parts).
-When the ``profiles_snapshot`` dataset is available, use it instead of ``profiles`` and drop
-the two date params: a snapshot needs no window.
+The parts land in ``$AIRFLOW_HOME/data/copernica/copernica_partitioned_snapshot/
+profiles_snapshot/<run id>/`` (set the planner's ``output_dir`` for another place, e.g. one
+fixed directory that each run replaces); running the same run again replaces its set, and
+the manifest lists exactly the new parts. ``partitions`` is the number of mapped tasks; the
+Celery workers run as many at once as they have slots.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from airflow_provider_copernica.partitioned import (
     CopernicaPartitionsOperator,
 )
 
-DATASET = "profiles"
+DATASET = "profiles_snapshot"
 OPTIONS = {"database_id": 7616}
 
 
@@ -47,8 +48,6 @@ OPTIONS = {"database_id": 7616}
     max_active_runs=1,  # one set per directory at a time
     params={
         "partitions": Param(4, type="integer", minimum=1, maximum=64),
-        "date_from": Param("2000-01-01", type="string", description="modified from (UTC)"),
-        "date_to": Param("2100-01-01", type="string", description="modified before (UTC)"),
     },
     tags=["copernica", "example", "partitioned"],
     doc_md=__doc__,
@@ -64,7 +63,7 @@ def copernica_partitioned_snapshot() -> None:
         task_id="extract_part",
         dataset=DATASET,
         dataset_options=OPTIONS,
-        allow_empty=True,  # an id range may hold no record of the window
+        allow_empty=True,  # an id range may hold no live profile
         retries=2,
     ).expand_kwargs(plan.output)
     CopernicaManifestOperator(task_id="manifest", plan=plan.output, parts=parts.output)

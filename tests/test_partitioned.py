@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import pytest
-from sandbox_requests import DATABASE, PROFILES, data_calls
+from sandbox_requests import DATABASE, PROFILES, data_calls, profile_ids
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaError
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
@@ -33,7 +33,10 @@ OPTIONS = {"database_id": DATABASE}
 # Every profile of the sandbox was modified in this window: the whole database.
 FROM, TO = "2000-01-01", "2100-01-01"
 PAGE = 1000  # the connection's default page size
-KEYSET = "miniview_subprofiles, profiles, subprofiles, view_profiles"
+KEYSET = (
+    "miniview_subprofiles, profiles, profiles_snapshot, subprofiles, subprofiles_snapshot, "
+    "view_profiles"
+)
 
 
 def manual_context(run_id: str = "manual__1", **params: Any) -> dict[str, Any]:
@@ -341,15 +344,21 @@ def test_example_dag_lands_the_set_and_a_failed_part_leaves_no_manifest(
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     conn = sandbox.connection(max_retries=0, timeout=10)
     monkeypatch.setenv(CONN_ENV, json.dumps(conn))
-    out = default_output_dir("copernica_partitioned_snapshot", "profiles")
-    directory = out / "20000101T000000Z_21000101T000000Z"
+    out = default_output_dir("copernica_partitioned_snapshot", "profiles_snapshot")
 
     run, states = _run_example({"partitions": 3}, monkeypatch, tmp_path)
     assert str(run.state) == "success", states
     assert states["extract_part[2]"] == "success" and "extract_part[3]" not in states
+    directory = out / re.sub(r"[^\w.-]", "_", run.run_id)
     manifest = read_manifest(directory.as_uri())
     assert len(manifest["parts"]) == 3 and manifest["run_id"] == run.run_id
-    assert sorted(i for p in manifest["parts"] for i in ids_in(p["uri"])) == every_profile(sandbox)
+    assert manifest["dataset"] == "profiles_snapshot"
+    union = [i for p in manifest["parts"] for i in ids_in(p["uri"])]
+    assert sorted(union) == profile_ids(sandbox) and len(set(union)) == len(union)
+    assert sorted(p.name for p in directory.iterdir()) == [
+        MANIFEST_NAME,
+        *(f"part-0000{k}-of-00003.jsonl" for k in range(3)),
+    ]
 
     sandbox.faults.set("outage_after:2")  # the probe and one more request, then 503s
     run, states = _run_example({"partitions": 2}, monkeypatch, tmp_path)
@@ -357,6 +366,7 @@ def test_example_dag_lands_the_set_and_a_failed_part_leaves_no_manifest(
     assert str(run.state) == "failed", states
     assert "failed" in {states["extract_part[0]"], states["extract_part[1]"]}, states
     assert states["manifest[-1]"] == "upstream_failed", states
-    assert not (directory / MANIFEST_NAME).exists()  # the old one was removed by the plan
+    directory = out / re.sub(r"[^\w.-]", "_", run.run_id)
+    assert not (directory / MANIFEST_NAME).exists()
     with pytest.raises(CopernicaError, match="not complete"):
         read_manifest(directory.as_uri())
