@@ -13,7 +13,7 @@ import pytest
 from .harness import CeleryAirflow
 from .services import missing_servers
 
-DAGS = ["copernica_backfill"]
+DAGS = ["copernica_backfill", "copernica_partitioned_snapshot"]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""The example backfill DAG on CeleryExecutor (PostgreSQL metadata DB, Redis broker, two
-Celery workers) with docker-compose.yaml's settings, against the sandbox's ground truth.
+"""The example backfill and partitioned-snapshot DAGs on CeleryExecutor (PostgreSQL metadata
+DB, Redis broker, two Celery workers) with docker-compose.yaml's settings, against the
+sandbox's ground truth.
 
 The tests share one cluster (module fixture) and each uses its own days.
 """
@@ -9,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from e2e.test_airflow_e2e import (
@@ -18,8 +21,12 @@ from e2e.test_airflow_e2e import (
     _day,
     _file_name,
     _output_dir,
+    _read_jsonl,
     _runs_for,
 )
+from sandbox_requests import data_calls, profile_ids
+
+from airflow_provider_copernica.partitioned import MANIFEST_NAME, read_manifest
 
 from .harness import WORKERS, CeleryAirflow
 
@@ -28,6 +35,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.celery, pytest.mark.timeout(900)]
 DAG = "copernica_backfill"
 TASK = "extract_profiles"
 TWO_HOURS = 2 * 3600
+PARTITIONED = "copernica_partitioned_snapshot"
+LATENCY = 1.0  # seconds added to each data request in the partitioned runs
+PAGE = 1000  # the connection's default page size
 
 
 def test_the_cluster_runs_the_compose_settings(cluster: CeleryAirflow) -> None:
@@ -82,6 +92,85 @@ def test_backfill_of_six_days_runs_on_both_workers_and_lands_exact_files(
     assert landed == {
         str(out / _file_name(d)): len((out / _file_name(d)).read_text().splitlines()) for d in days
     }
+
+
+def _trigger(cluster: CeleryAirflow, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    """A manual run without logical date (as the UI's Trigger button), finished."""
+    run = cluster.api("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+    [done] = cluster.wait_runs_done(
+        dag_id, 1, timeout=300, select=lambda r: r["dag_run_id"] == run["dag_run_id"]
+    )
+    return done
+
+
+def _seconds(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def test_partitioned_snapshot_spreads_its_parts_over_both_workers_and_lists_them_last(
+    cluster: CeleryAirflow, sandbox: Any
+) -> None:
+    """The partitioned example with 4 parts, 2 parts (one per worker) and a single part (the
+    baseline of benchmarks/RESULTS.md): each exact, calls = 1 probe + per part its field
+    list and its pages, and the 4 mapped tasks ran on both workers."""
+    expected = profile_ids(sandbox)
+    cluster.cli("dags", "unpause", PARTITIONED)
+    sandbox.faults.set(f"latency:{LATENCY}")  # a live API page takes hundreds of ms
+    figures = {}
+    for partitions in (4, 2, 1):
+        sandbox.requests.clear()
+        run = _trigger(cluster, PARTITIONED, {"partitions": partitions})
+        assert run["state"] == "success", run
+        calls = data_calls(sandbox)
+        tis = cluster.task_instances(PARTITIONED, run["dag_run_id"])
+        parts = sorted(
+            (t for t in tis if t["task_id"] == "extract_part"), key=lambda t: t["map_index"]
+        )
+        assert [t["map_index"] for t in parts] == list(range(partitions)), tis
+        assert all(t["state"] == "success" for t in tis), tis
+
+        directory = _output_dir(cluster, PARTITIONED, "profiles_snapshot") / re.sub(
+            r"[^\w.-]", "_", run["dag_run_id"]
+        )
+        manifest = read_manifest(directory.as_uri())
+        assert manifest["run_id"] == run["dag_run_id"]
+        assert sorted(p.name for p in directory.iterdir()) == sorted(
+            [MANIFEST_NAME, *(f"part-{k:05d}-of-{partitions:05d}.jsonl" for k in range(partitions))]
+        )
+        union = [
+            row["id"]
+            for p in manifest["parts"]
+            for row in _read_jsonl(directory / p["uri"].rsplit("/", 1)[1])
+        ]
+        assert sorted(union) == expected and len(set(union)) == len(union)
+        assert [p["rows"] for p in manifest["parts"]] == [
+            len(_read_jsonl(directory / p["uri"].rsplit("/", 1)[1])) for p in manifest["parts"]
+        ]
+
+        probes = [c for c in calls if ("order", "desc") in parse_qsl(c.query)]
+        fields = [c for c in calls if c.path.endswith("/fields")]
+        pages = [c for c in calls if c not in probes and c not in fields]
+        assert len(probes) == 1 and len(fields) == partitions, calls
+        assert len(pages) == sum(p["rows"] // PAGE + 1 for p in manifest["parts"])
+        ran_on = {t["map_index"]: t["hostname"] for t in parts}
+        figures[partitions] = {
+            "run_seconds": _seconds(run["start_date"], run["end_date"]),
+            "extract_seconds": _seconds(
+                min(t["start_date"] for t in parts), max(t["end_date"] for t in parts)
+            ),
+            "calls": len(calls),
+            "rows": len(union),
+            "workers": ran_on,
+        }
+        print(f"\npartitions={partitions}: {figures[partitions]}")
+    sandbox.faults.reset()
+    assert set(figures[4]["workers"].values()) == set(WORKERS), figures[4]
+    for partitions, figure in figures.items():
+        print(
+            f"\nbenchmark: {partitions} part(s), {LATENCY}s per request: run "
+            f"{figure['run_seconds']:.1f}s wall, parts {figure['extract_seconds']:.1f}s, "
+            f"{figure['calls']} calls, {figure['rows']} rows, workers {figure['workers']}"
+        )
 
 
 def test_worker_killed_mid_extraction_the_task_retries_and_the_file_is_exact(
