@@ -26,8 +26,10 @@ from airflow_provider_copernica.partitioned import (
     MANIFEST_NAME,
     CopernicaManifestOperator,
     CopernicaPartitionsOperator,
+    IdSample,
     read_manifest,
 )
+from airflow_provider_copernica.partitions import IdRange
 
 OPTIONS = {"database_id": DATABASE}
 # Every profile of the sandbox was modified in this window: the whole database.
@@ -105,6 +107,8 @@ def test_parts_cover_every_record_once_and_the_manifest_lists_them(
         assert part["rows"] == len(ids)
         union += ids
     assert sorted(union) == expected and len(set(union)) == len(union)  # exact, no overlap
+    rows = [p["rows"] for p in parts]
+    assert max(rows) <= 1.5 * min(rows), rows  # the probe's density estimate balances them
 
     manifest = json.loads((tmp_path / "set" / MANIFEST_NAME).read_text())
     assert result == {
@@ -127,6 +131,21 @@ def test_parts_cover_every_record_once_and_the_manifest_lists_them(
         }
     assert read_manifest((tmp_path / "set").as_uri()) == manifest
     assert not [p for p in (tmp_path / "set").iterdir() if ".tmp-" in p.name]
+
+
+def test_the_probe_page_estimates_where_the_ids_begin() -> None:
+    # ids every 2 up to 1000, 100 records: the 10 highest span 18 ids
+    sample = IdSample(max_id=1000, total=100, lowest_sampled=982, sampled=10)
+    assert sample.low_estimate == 800
+    assert [r.as_dict() for r in sample.split(4)] == [
+        {"after": 0, "upto": 850},  # from 0: ids below the estimate are not lost
+        {"after": 850, "upto": 900},
+        {"after": 900, "upto": 950},
+        {"after": 950, "upto": None},  # open-ended: ids created after the probe
+    ]
+    # the page held every record: the lowest id is known exactly
+    assert IdSample(max_id=500, total=3, lowest_sampled=100, sampled=3).low_estimate == 99
+    assert IdSample(0, 0, 0, 0).split(3) == [IdRange(0, None)]
 
 
 def test_calls_are_one_probe_plus_what_each_part_needs(
