@@ -166,7 +166,8 @@ class CopernicaPartitionsOperator(BaseOperator):
     ``output_dir`` (templated; default ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/
     <interval>``, or ``.../<run_id>`` for a snapshot without interval). Before probing it
     removes ``output_dir``'s ``_manifest.json``: until the new one is written, the set is
-    incomplete. Fewer parts than asked when the id span is smaller.
+    incomplete. Fewer parts than asked when the id span is smaller. Give it the parts'
+    ``file_format`` (the parts' names carry its extension) and ``output_conn_id``.
     """
 
     template_fields: Sequence[str] = ("dataset_options", "output_dir", "partitions")
