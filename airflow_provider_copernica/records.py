@@ -19,6 +19,7 @@ columns alike.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -36,6 +37,9 @@ _MISSING: Any = object()
 EMPTY_DATES = frozenset({"0000-00-00", "0000-00-00 00:00:00"})
 _LAST_SECOND_OF_HOUR = timedelta(minutes=59, seconds=59)
 _EMPTY: dict[str, Any] = {}
+# The naive local hours the fast path reads: "YYYY-MM-DD hh" (any separator, as
+# datetime.fromisoformat); anything else goes through naive_to_utc.
+_HOUR_KEY = re.compile(r"\d{4}-\d\d-\d\d.\d\d", re.ASCII)
 
 
 def naive_to_utc(text: str, tz: ZoneInfo) -> datetime | None:
@@ -87,6 +91,8 @@ def iso_utc(moment: datetime | None) -> str | None:
 def _utc_hour(key: str, tz: ZoneInfo) -> str | None:
     """Naive local hour ``YYYY-MM-DD HH`` -> its UTC ``YYYY-MM-DDTHH``, or None when the hour
     is not one whole UTC hour (a DST change inside it, a half-hour offset, not a time)."""
+    if not _HOUR_KEY.fullmatch(key):
+        return None
     try:
         start = datetime.fromisoformat(f"{key}:00:00")
         # tz.utcoffset(naive) reads the wall time as fold=0, like naive_to_utc
@@ -98,35 +104,58 @@ def _utc_hour(key: str, tz: ZoneInfo) -> str | None:
         return None
 
 
-def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 14) -> Callable[[str], str | None]:
+# ":mm:ss" -> ":mm:ss+00:00" for every valid minute and second: one lookup both checks the
+# minutes and seconds of a "YYYY-MM-DD hh:mm:ss" text and gives the end of its UTC reading.
+_MINUTES_SECONDS = {
+    f":{m:02d}:{s:02d}": f":{m:02d}:{s:02d}+00:00" for m in range(60) for s in range(60)
+}
+
+
+class TimestampConverter:
     """``text -> UTC ISO-8601 string`` (``2026-10-25T00:30:00+00:00``); None if not a time.
 
     The UTC hour of each naive local hour is computed once (DST changes happen on whole
-    hours); minutes and seconds are carried over as text. Anything unusual goes through
-    :func:`naive_to_utc` (cached); both paths give the same string.
+    hours) and kept in :attr:`hours` (``"YYYY-MM-DD hh"`` -> ``"YYYY-MM-DDThh"``, None when
+    the hour is not one whole UTC hour); minutes and seconds are carried over as text.
+    Anything unusual goes through :func:`naive_to_utc` (cached); both paths give the same
+    string. :class:`RowPlan` inlines the common path (:meth:`inline`) and calls the
+    converter only when an hour is not known yet or a text is unusual.
     """
-    hours: dict[str, str | None] = {}
-    parse = datetime.fromisoformat
 
-    @lru_cache(maxsize=cache_size)
-    def slow(text: str) -> str | None:
-        return iso_utc(naive_to_utc(text, tz))
+    def __init__(self, tz: ZoneInfo, cache_size: int = 1 << 14) -> None:
+        self.tz = tz
+        self.hours: dict[str, str | None] = {}
 
-    def convert(text: str) -> str | None:
+        @lru_cache(maxsize=cache_size)
+        def slow(text: str) -> str | None:
+            return iso_utc(naive_to_utc(text, tz))
+
+        self._slow = slow
+
+    def __call__(self, text: str) -> str | None:
         if len(text) == 19 and text[13] == ":" == text[16]:  # YYYY-MM-DD hh:mm:ss
             key = text[:13]
-            prefix = hours.get(key, _MISSING)
+            prefix = self.hours.get(key, _MISSING)
             if prefix is _MISSING:
-                prefix = hours[key] = _utc_hour(key, tz)
+                prefix = self.hours[key] = _utc_hour(key, self.tz)
             if prefix is not None:
-                try:
-                    parse(text)  # validates the minutes and seconds
-                except ValueError:
-                    return None
-                return prefix + text[13:] + "+00:00"
-        return slow(text)
+                rest = _MINUTES_SECONDS.get(text[13:])
+                return None if rest is None else prefix + rest
+        return self._slow(text)
 
-    return convert
+    @staticmethod
+    def inline(value: str, hours: str, table: str, convert: str) -> str:
+        """A Python expression converting the string ``value`` (a name), equal to
+        ``convert(value)``: two dict lookups and one concatenation when the hour is known."""
+        return (
+            f"(h + m if (h := {hours}.get({value}[:13])) and (m := {table}.get({value}[13:])) "
+            f"else {convert}({value}))"
+        )
+
+
+def timestamp_converter(tz: ZoneInfo, cache_size: int = 1 << 14) -> TimestampConverter:
+    """The :class:`TimestampConverter` of ``tz``."""
+    return TimestampConverter(tz, cache_size)
 
 
 def to_int(value: Any) -> Any:
@@ -245,6 +274,8 @@ class RowPlan:
     ) -> RowFunction:
         namespace: dict[str, Any] = {
             "_ts": self.convert_time,
+            "_H": self.convert_time.hours,
+            "_MS": _MINUTES_SECONDS,
             "_E": _EMPTY,
             "_int": to_int,
             "_float": to_float,
@@ -256,6 +287,10 @@ class RowPlan:
             "_dict": dict,
         }
         lines = ["def _row(r):"]
+
+        def inline_ts(name: str) -> str:
+            return TimestampConverter.inline(name, "_H", "_MS", "_ts")
+
         parents: dict[tuple[str, ...], str] = {}
 
         def source(path: tuple[str, ...]) -> str:
@@ -282,7 +317,7 @@ class RowPlan:
             )
             ts_src = source(paths.get(timestamp_field, default_path(timestamp_field)))
             lines.append(f"    t = {ts_src}")
-            lines.append("    t = _ts(t) if t.__class__ is str else None")
+            lines.append(f"    t = {inline_ts('t')} if t.__class__ is str else None")
             lines.append("    if t is None or not (LO <= t < HI): return None")
         items = []
         for i, column in enumerate(self.columns):
@@ -298,7 +333,7 @@ class RowPlan:
             src = source(path)
             kind = column.type
             if kind == "timestamp":
-                expr = f"(_ts(v) if (v := {src}).__class__ is str else None)"
+                expr = f"({inline_ts('v')} if (v := {src}).__class__ is str else None)"
             elif kind == "int":
                 expr = (
                     f"(v if (v := {src}).__class__ is int else "

@@ -33,6 +33,7 @@ from urllib.parse import unquote
 import orjson
 
 from airflow_provider_copernica.booleans import parse_bool
+from airflow_provider_copernica.collector import CollectorHold
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaError
 from airflow_provider_copernica.schema import Column
 
@@ -638,6 +639,8 @@ class RecordWriter:
 
     Use as a context manager: leaving the block normally commits (if not done already),
     leaving it with an exception aborts. ``rows_written`` counts the rows written so far.
+    While it is open the garbage collector runs less often (:mod:`.collector`): the rows
+    stream through the process for exactly that long.
     """
 
     def __init__(self, storage: Storage, file_format: str, fmt: _Format) -> None:
@@ -648,6 +651,7 @@ class RecordWriter:
         self._temporary = storage.sibling(temporary_name(storage.name))
         self._state = "open"
         self._file = storage.open_temporary(self._temporary)
+        self._collector = CollectorHold()
         try:
             fmt.start(self._file)
         except BaseException:
@@ -682,6 +686,7 @@ class RecordWriter:
             self.abort()
             raise
         self._state = "committed"
+        self._collector.release()
         return self.uri
 
     def abort(self) -> None:
@@ -689,6 +694,7 @@ class RecordWriter:
         if self._state == "committed":
             return
         self._state = "aborted"
+        self._collector.release()
         with contextlib.suppress(Exception):
             self._fmt.discard()
         with contextlib.suppress(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -234,3 +235,28 @@ def test_empty_dates_become_null() -> None:
         "fields.note": "0000",
         "fields.seen": None,
     }
+
+
+def _near_misses(count: int) -> list[str]:
+    """Texts around the fast path's shape: valid times with one character replaced."""
+    rng = random.Random(14)
+    alphabet = "0123456789:- T.Z+٣²x"
+    texts = ["2026-10-25 02:30:00", "2026-03-29 02:30:00", "2026-06-18 05:59:59"]
+    texts += ["2026-10-25T023000.5", "20261025T02:30:00", "2026-W43-7 02:30:00", "2026-10-25 02:30"]
+    texts += ["2026-10-25 02:30:00+02:00", "2026-10-25 02:30:00.5", "2026-10-25 24:00:00"]
+    for _ in range(count):
+        base = list(rng.choice(texts[:3]))
+        base[rng.randrange(len(base))] = rng.choice(alphabet)
+        texts.append("".join(base))
+    return texts
+
+
+def test_inlined_timestamps_equal_naive_to_utc_on_near_misses() -> None:
+    texts = _near_misses(5000)
+    expected = [iso_utc(naive_to_utc(text, AMS)) for text in texts]
+    assert any(e is None for e in expected) and any(e is not None for e in expected)
+    for _ in range(2):  # a cold converter, then one that knows every hour already
+        plan = RowPlan([Column("ts", "timestamp")], tz=AMS)
+        assert [plan({"ts": text})["ts"] for text in texts] == expected
+        assert [plan({"ts": text})["ts"] for text in texts] == expected
+        assert [plan.convert_time(text) for text in texts] == expected

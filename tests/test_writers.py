@@ -474,3 +474,38 @@ def test_open_writer_cleans_stale_temporaries_first(tmp_path: Path) -> None:
     os.utime(killed, (long_ago, long_ago))
     write_file(str(target), "csv", [ROWS])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["day.csv"]
+
+
+def test_an_open_writer_makes_the_collector_run_less_often(tmp_path: Path) -> None:
+    import gc
+
+    from airflow_provider_copernica.collector import GEN0_THRESHOLD
+
+    before = gc.get_threshold()
+    assert before[0] < GEN0_THRESHOLD
+    first = open_writer(str(tmp_path / "a.jsonl"), "jsonl", COLUMNS)
+    second = open_writer(str(tmp_path / "b.jsonl"), "jsonl", COLUMNS)
+    assert gc.get_threshold() == (GEN0_THRESHOLD, *before[1:])
+    first.commit()
+    assert gc.get_threshold()[0] == GEN0_THRESHOLD  # the second writer still streams
+    second.abort()
+    second.abort()
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), open_writer(str(tmp_path / "c.jsonl"), "jsonl", COLUMNS):
+        assert gc.get_threshold()[0] == GEN0_THRESHOLD
+        raise RuntimeError("boom")
+    assert gc.get_threshold() == before
+
+
+def test_the_collector_is_left_alone_when_switched_off(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(0)
+    try:
+        write_file(str(tmp_path / "out.jsonl"), "jsonl", [ROWS])
+        with open_writer(str(tmp_path / "x.jsonl"), "jsonl", COLUMNS):
+            assert gc.get_threshold()[0] == 0
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.set_threshold(*before)
