@@ -105,6 +105,10 @@ class SandboxProcess:
     def stats(self) -> dict[str, Any]:
         return self.command("stats")["stats"]
 
+    def peak_in_flight(self) -> int:
+        """The most data requests served at once since the last reset."""
+        return int(self.command("inflight")["peak"])
+
     def request_count(self) -> int:
         return self.command("requests", since=1 << 62)["count"]
 
@@ -167,6 +171,7 @@ class Figure:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    load: float = field(default_factory=lambda: os.getloadavg()[0])  # 1 min, when measured
 
 
 @dataclass

@@ -18,14 +18,23 @@ from benchmarks.common import CONN_ID, REPO, WORK_DIR, Report, SandboxProcess
 TARGET_GROWTH_MB = 50.0
 
 
+# (file format, max_concurrency): one child each, per sandbox size; plus JSONL at the
+# highest concurrency measured
+RUNS: tuple[tuple[str, int], ...] = (("jsonl", 1), ("parquet", 1))
+
+
 def _spawn(
-    sandbox: SandboxProcess, token: str, options: dict[str, Any], file_format: str
+    sandbox: SandboxProcess,
+    token: str,
+    options: dict[str, Any],
+    file_format: str,
+    concurrency: int,
 ) -> subprocess.Popen[str]:
-    out = WORK_DIR / "out" / f"memory.{file_format}"
+    out = WORK_DIR / "out" / f"memory_c{concurrency}.{file_format}"
     out.parent.mkdir(parents=True, exist_ok=True)
     spec = {
         "conn_env": f"AIRFLOW_CONN_{CONN_ID.upper()}",
-        "conn_value": sandbox.connection_uri_env(token),
+        "conn_value": sandbox.connection_uri_env(token, max_concurrency=concurrency),
         "dataset": "profiles",
         "options": options,
         "format": file_format,
@@ -54,21 +63,22 @@ def run(
     report: Report,
     token: str,
     sandboxes: list[SandboxProcess],
-    formats: tuple[str, ...] = ("jsonl", "parquet"),
-) -> dict[str, dict[int, dict[str, Any]]]:
+    concurrency: int = 4,
+) -> dict[tuple[str, int], dict[int, dict[str, Any]]]:
     """``sandboxes``: a small and a large one (may be started already, see ``start()``).
 
-    The formats' children run at the same time: peak RSS does not depend on CPU share."""
+    The children of one size run at the same time: peak RSS does not depend on CPU share."""
+    runs = RUNS + ((("jsonl", concurrency),) if concurrency > 1 else ())
     sizes = [s.options["profiles"] for s in sandboxes]
     print(f"memory: peak RSS, {sizes[0]:,} vs {sizes[1]:,} profiles", flush=True)
-    results: dict[str, dict[int, dict[str, Any]]] = {f: {} for f in formats}
+    results: dict[tuple[str, int], dict[int, dict[str, Any]]] = {r: {} for r in runs}
     for size, sandbox in zip(sizes, sandboxes, strict=True):
         with sandbox:
             facts = sandbox.facts()
             expected = facts["profiles_total"]
             options = {"database_id": facts["database_id"]}
-            procs = {f: _spawn(sandbox, token, options, f) for f in formats}
-            for file_format, proc in procs.items():
+            procs = {(f, c): _spawn(sandbox, token, options, f, c) for f, c in runs}
+            for key, proc in procs.items():
                 figures = _collect(proc)
                 if figures["rows"] != expected or figures["file_rows"] != expected:
                     raise AssertionError(
@@ -76,13 +86,14 @@ def run(
                         f"(file {figures['file_rows']}), ground truth {expected}"
                     )
                 figures["records"] = expected
-                results[file_format][size] = figures
-    for file_format, by_size in results.items():
+                results[key][size] = figures
+    for (file_format, concurrency), by_size in results.items():
         small, large = (by_size[size] for size in sizes)
         growth = large["rss_peak_mb"] - small["rss_peak_mb"]
         report.add(
             "memory",
-            f"peak RSS -> {file_format}: {small['records']:,} / {large['records']:,} profiles",
+            f"peak RSS -> {file_format}, max_concurrency={concurrency}: "
+            f"{small['records']:,} / {large['records']:,} profiles",
             f"{small['rss_peak_mb']:.0f} / {large['rss_peak_mb']:.0f} MB (growth {growth:+.1f} MB)",
             f"growth <= {TARGET_GROWTH_MB:.0f} MB",
             growth <= TARGET_GROWTH_MB,

@@ -8,13 +8,15 @@ Each function's own time (tottime) is put in a category by where it lives.
 from __future__ import annotations
 
 import cProfile
+import gc
 import pstats
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import WORK_DIR
+from benchmarks.common import REPO, WORK_DIR
 from benchmarks.extract_run import run_operator
 
 # (category, substrings of "file:function"); first match wins.
@@ -64,17 +66,42 @@ class ProfileSummary:
     categories: list[tuple[str, float]]
     top: list[tuple[str, float, int]]
     text_path: Path
+    gc_seconds: float = 0.0  # the collector, inside whatever allocation triggered it
+    gc_collections: int = 0
+
+
+class CollectorClock:
+    """Time spent in the cyclic garbage collector while installed (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+    def __enter__(self) -> CollectorClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 def _label(func: tuple[str, int, str]) -> str:
     filename, line, name = func
     if filename == "~":
         return name
-    short = filename.split("site-packages/")[-1].split("/work/main/")[-1]
+    short = filename.split("site-packages/")[-1].split(f"{REPO}/")[-1]
     return f"{short}:{line}({name})"
 
 
-_TIMESTAMP_HELPERS = ("(convert)", "(_utc_hour)", "(naive_to_utc)", "(slow)")
+_TIMESTAMP_HELPERS = ("(convert)", "(__call__)", "(_utc_hour)", "(naive_to_utc)", "(slow)")
 
 
 def categorize(label: str) -> str:
@@ -98,9 +125,10 @@ def profile_operator(
     out = WORK_DIR / "out" / f"profile.{file_format}"
     out.parent.mkdir(parents=True, exist_ok=True)
     profiler = cProfile.Profile()
-    profiler.enable()
-    run = run_operator(dataset, options, file_format, out, window)
-    profiler.disable()
+    with CollectorClock() as collector:
+        profiler.enable()
+        run = run_operator(dataset, options, file_format, out, window)
+        profiler.disable()
     stats = pstats.Stats(profiler)
     raw_stats: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in raw_stats.values())
@@ -119,4 +147,12 @@ def profile_operator(
         stats.sort_stats("cumulative").print_stats(40)
     categories = sorted(by_category.items(), key=lambda kv: kv[1], reverse=True)
     del total
-    return ProfileSummary(run.seconds, run.result["rows"], categories, rows[:top_n], text_path)
+    return ProfileSummary(
+        run.seconds,
+        run.result["rows"],
+        categories,
+        rows[:top_n],
+        text_path,
+        collector.seconds,
+        collector.collections,
+    )

@@ -1,8 +1,10 @@
 """`make bench`: every benchmark in one run, a table on stdout and in benchmarks/RESULTS.md.
 
-Usage: ``python -m benchmarks.run [--quick] [--only parse,throughput,latency,capacity,
-profile,memory,catalog]``. ``--quick`` does one repetition and smaller sizes (a smoke run; it does not
-write RESULTS.md unless ``--write`` is given).
+Usage: ``python -m benchmarks.run [--quick] [--only SECTION,...] [--profiles N]
+[--latencies 50,200] [--concurrency 1,2,4] [--memory-sizes 10000,500000] [--results PATH]``.
+``--quick`` does one repetition and smaller sizes (a smoke run; it writes RESULTS.md only
+with ``--write``). Sections written by other benchmarks into RESULTS.md (``## ...`` headings
+this runner does not produce) are kept, after the generated part.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from benchmarks.common import (
 SECTIONS = (
     "parse",
     "throughput",
-    "latency",
+    "concurrency",
     "components",
     "capacity",
     "profile",
@@ -39,9 +41,11 @@ SECTIONS = (
     "memory",
     "catalog",
 )
-SANDBOX_SECTIONS = ("throughput", "latency", "components", "capacity", "profile")
+SANDBOX_SECTIONS = ("throughput", "concurrency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
-LATENCY_S = 0.05
+# The headings render() writes; every other "## " section of RESULTS.md belongs to another
+# benchmark and is kept as it is.
+OWN_HEADINGS = ("Figures", "Targets", "Notes", "Profile: ", "Concurrency: ")
 
 
 def _cases(facts: dict[str, Any]) -> list[Any]:
@@ -72,7 +76,7 @@ def _cases(facts: dict[str, Any]) -> list[Any]:
 def run_sandbox_benchmarks(
     report: Report, args: argparse.Namespace, token: str, details: dict[str, Any]
 ) -> None:
-    from benchmarks import capacity, components, profiling, throughput
+    from benchmarks import capacity, components, concurrency, profiling, throughput
 
     wanted = set(args.only)
     # events: about that many clicks, so the offset-paging case is as large as the profiles one
@@ -83,7 +87,8 @@ def run_sandbox_benchmarks(
         facts = sandbox.facts()
         details["facts"] = facts
         cases = _cases(facts)
-        with connection_env(sandbox, token):
+        # one request at a time unless a section says otherwise (the default may be higher)
+        with connection_env(sandbox, token, max_concurrency=1):
             _warm_imports()
             learned = {case.name: throughput.learn(sandbox, case) for case in cases}
             # the last fifth of the seeded span: about a fifth of the profiles, a count that
@@ -108,11 +113,8 @@ def run_sandbox_benchmarks(
             details["throughput"] = {}
             if "throughput" in wanted:
                 throughput.report_fixed_cost(report, *throughput.fixed_cost(sandbox, token, 3))
-            runs = [("throughput", 0.0, args.repeats), ("latency", LATENCY_S, args.latency_repeats)]
-            for section, latency, repeats in runs:
-                if section not in wanted:
-                    continue
-                print(f"throughput: {latency * 1000:.0f} ms added to every request", flush=True)
+            if "throughput" in wanted:
+                print("throughput: no added latency, max_concurrency=1", flush=True)
                 for case in cases:
                     path, params, _ = learned[case.name]
                     res = throughput.measure(
@@ -121,17 +123,36 @@ def run_sandbox_benchmarks(
                         path=path,
                         params=params,
                         token=token,
-                        latency=latency,
-                        repeats=repeats,
+                        latency=0.0,
+                        repeats=args.repeats,
                     )
                     throughput.report_case(report, res)
-                    if not latency:
-                        details.setdefault("cpu", {})[case.name] = {
-                            kind: res.cpu_us_per_record(kind) for kind in res.cpu
-                        }
-                    details["throughput"][f"{case.name}, {latency * 1000:.0f} ms"] = {
+                    details.setdefault("cpu", {})[case.name] = {
+                        kind: res.cpu_us_per_record(kind) for kind in res.cpu
+                    }
+                    details["throughput"][f"{case.name}, 0 ms"] = {
                         k: [round(s, 2) for s in v] for k, v in res.seconds.items()
                     }
+            if "concurrency" in wanted:
+                matrices = []
+                for latency in args.latencies:
+                    for case in cases:
+                        if case.name != "profiles" and latency != args.latencies[0]:
+                            continue  # offset paging: the first latency only
+                        path, params, _ = learned[case.name]
+                        matrix = concurrency.measure(
+                            sandbox,
+                            case,
+                            path=path,
+                            params=params,
+                            token=token,
+                            latency=latency,
+                            concurrencies=args.concurrency,
+                            repeats=args.latency_repeats,
+                        )
+                        concurrency.report_matrix(report, matrix)
+                        matrices.append(matrix)
+                details["concurrency"] = matrices
             if "components" in wanted:
                 print("per-record cost of each stage (profiles)", flush=True)
                 path, params, _ = learned["profiles"]
@@ -173,15 +194,19 @@ def _warm_imports() -> None:
 
 
 def render(report: Report, details: dict[str, Any], facts: dict[str, str], elapsed: float) -> str:
+    from benchmarks import concurrency
+
     lines = [
         "# Benchmark results",
         "",
         "Written by `make bench` (`python -m benchmarks.run`): the figures of the last run on "
         "this machine. The sandbox runs in its own process on 127.0.0.1; the client (operator "
-        "or raw loop) in another. Throughput and parse figures are the best of the repeated runs; "
-        "the machine may be shared, so compare figures from the same run (ratios), not across "
-        "runs. `client CPU` and `per record` figures are CPU time of the client process, which "
-        "other load disturbs much less than wall time.",
+        "or raw loop) in another. Throughput and timing figures are the best of the repeated, "
+        "interleaved runs; the machine may be shared, so compare figures from the same run "
+        "(ratios), not across runs, and read the load average beside each figure (1-minute "
+        f"load when it was measured, on {os.cpu_count()} cores). `client CPU` and `per record` "
+        "figures are CPU time of the client process, which other load disturbs much less "
+        "than wall time.",
         "",
         "| machine | |",
         "|---|---|",
@@ -189,33 +214,46 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
         f"| load average at end | {' '.join(f'{x:.2f}' for x in os.getloadavg())} |",
         f"| run time | {elapsed:.0f} s |",
         "",
+        *loaded_machine_warning(report),
         "## Figures",
         "",
-        "| section | figure | value | target | met |",
-        "|---|---|---|---|---|",
+        "| section | figure | value | target | met | load |",
+        "|---|---|---|---|---|---|",
     ]
     for f in report.figures:
         met = {True: "yes", False: "**no**", None: ""}[f.met]
-        lines.append(f"| {f.section} | {f.name} | {f.value} | {f.target} | {met} |")
+        lines.append(f"| {f.section} | {f.name} | {f.value} | {f.target} | {met} | {f.load:.1f} |")
+    matrices = details.get("concurrency", [])
+    if matrices:
+        lines += ["", *concurrency.markdown(matrices)]
     lines += ["", *target_summary(report, details)]
     notes = [f"- {f.section}, {f.name}: {f.note}" for f in report.figures if f.note]
     if notes or report.notes:
         lines += ["", "## Notes", "", *notes, *(f"- {v}" for v in report.notes.values())]
     if "sandbox" in details:
         lines += ["", f"Sandbox: {details['sandbox']}; ground truth: {details.get('facts')}."]
-    if details.get("throughput"):
-        lines += ["", "Run times in seconds, every repetition:", ""]
-        for name, by_kind in details["throughput"].items():
-            runs = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in by_kind.items())
-            lines.append(f"- {name}: {runs}")
+    runs = dict(details.get("throughput", {}))
+    runs.update(concurrency.details(matrices))
+    if runs:
+        lines += [
+            "",
+            "Run times in seconds, every repetition (concurrency runs by max_concurrency):",
+            "",
+        ]
+        for name, by_kind in runs.items():
+            text = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in by_kind.items())
+            lines.append(f"- {name}: {text}")
     for fmt, prof in details.get("profile", {}).items():
         lines += [
             "",
             f"## Profile: operator, profiles -> {fmt}, no added latency",
             "",
-            f"cProfile of one run ({prof.rows:,} rows, {prof.seconds:.2f} s under the profiler; the profiler "
-            "itself inflates pure-Python work). Own time (tottime) of the thread running "
-            f"`execute`, by category; full listing in `{prof.text_path.relative_to(REPO)}` (local, not committed).",
+            f"cProfile of one run ({prof.rows:,} rows, {prof.seconds:.2f} s under the profiler; "
+            "the profiler itself inflates pure-Python work). Own time (tottime) of the thread "
+            "running `execute`, by category; full listing in "
+            f"`{prof.text_path.relative_to(REPO)}` (local, not committed). The garbage "
+            f"collector ran {prof.gc_collections} times for {prof.gc_seconds:.2f} s (counted "
+            "inside the functions whose allocations triggered it).",
             "",
             "| category | seconds | share |",
             "|---|---|---|",
@@ -224,12 +262,27 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
         lines += [f"| {c} | {s:.2f} | {s / total:.0%} |" for c, s in prof.categories if s >= 0.005]
         lines += ["", "| top functions (own time) | seconds | calls |", "|---|---|---|"]
         lines += [f"| `{name}` | {s:.2f} | {calls:,} |" for name, s, calls in prof.top]
-    lines += ["", "Reproduce: `make bench` (about 5-10 minutes on 2 cores)."]
+    lines += ["", "Reproduce: `make bench` (about 10 minutes on 2 idle cores; `--quick`: 2)."]
     return "\n".join(lines) + "\n"
 
 
+def loaded_machine_warning(report: Report) -> list[str]:
+    """A warning above the figures when the machine was busy while they were measured."""
+    cores = os.cpu_count() or 1
+    loads = [f.load for f in report.figures]
+    if not loads or max(loads) < cores:
+        return []
+    return [
+        f"**The machine was loaded** (1-minute load up to {max(loads):.1f} on {cores} cores "
+        "while figures were measured): wall-clock figures and ratios are pessimistic, and CPU "
+        "figures are inflated by contention too. Rerun `make bench` on an idle machine for the "
+        "figures of record.",
+        "",
+    ]
+
+
 def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
-    """Which targets this run met, and for a missed operator/raw ratio, where the time goes."""
+    """Which targets this run met, and for a missed CPU target, where the time goes."""
     targeted = [f for f in report.figures if f.target]
     if not targeted:
         return []
@@ -247,26 +300,40 @@ def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
     ]
     cpu = details.get("cpu", {}).get("profiles")
     costs = details.get("components", {})
-    ratio_missed = any(f.name.startswith("profiles operator -> jsonl, no latency") for f in missed)
-    if ratio_missed and cpu and costs:
-        raw, jsonl = cpu["raw"], cpu["jsonl"]
-        convert = costs.get("row conversion (RowPlan.rows, cold cache)", 0.0)
-        stamps = costs.get("  of which: created+modified timestamps", 0.0)
-        write = costs.get("write JSONL (open_writer, commit)", 0.0)
+    cpu_missed = any(f.section == "client CPU" and f.name.startswith("profiles") for f in missed)
+    if cpu_missed and cpu and costs:
+        stages = ", ".join(f"{name.strip()} {us:.1f} µs" for name, us in costs.items())
         lines += [
             "",
-            "Why the no-latency ratio stays below 0.5: with the sandbox answering in about a "
-            "millisecond, both loops are bound by the client's CPU, and the GIL keeps the "
-            "prefetch thread from adding a core. The raw loop spends "
-            f"{raw:.1f} µs per profile (HTTP + JSON decode); the operator spends {jsonl:.1f} µs: "
-            f"about the same HTTP + decode, plus row conversion {convert:.1f} µs "
-            f"(of which the created + modified timestamps {stamps:.1f} µs) and "
-            f"the JSONL write {write:.1f} µs. A ratio of 0.5 needs conversion + write <= "
-            f"{raw:.1f} µs, i.e. building a typed 16-column row costing no more than receiving "
-            "and decoding it. With 50 ms latency per request the work overlaps the wait and the "
-            "ratio is met.",
+            f"Where the operator's {cpu['jsonl']:.1f} µs per profile go (the raw loop: "
+            f"{cpu['raw']:.1f} µs, HTTP + JSON decode): {stages}. See the profile below.",
         ]
     return lines
+
+
+def foreign_sections(text: str) -> list[str]:
+    """The ``## `` sections of an existing RESULTS.md that render() does not write; an
+    ``<!-- ... -->`` marker line right above a heading belongs to that section."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    starts = [i - 1 if i and lines[i - 1].startswith("<!--") else i for i in starts]
+    sections: list[str] = []
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        chunk = lines[start:end]
+        heading = next(line for line in chunk if line.startswith("## "))
+        if not heading[3:].startswith(OWN_HEADINGS):
+            sections.append("\n".join(chunk).rstrip("\n") + "\n")
+    return sections
+
+
+def write_results(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, keeping the sections other benchmarks wrote there."""
+    kept = foreign_sections(path.read_text()) if path.exists() else []
+    path.write_text("\n".join([text, *kept]))
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -276,6 +343,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only", default=",".join(SECTIONS), help=f"comma-separated: {', '.join(SECTIONS)}"
     )
+    parser.add_argument(
+        "--profiles", type=int, help="profiles in the sandbox (100000; quick 20000)"
+    )
+    parser.add_argument("--events", type=int, help="about that many clicks (as --profiles)")
+    parser.add_argument(
+        "--latencies", type=_numbers, default=(50, 200), help="ms added per request: 50,200"
+    )
+    parser.add_argument(
+        "--concurrency", type=_numbers, default=(1, 2, 4), help="max_concurrency values: 1,2,4"
+    )
+    parser.add_argument(
+        "--memory-sizes",
+        type=_numbers,
+        help="small,large profiles (10000,500000; quick 2000,50000)",
+    )
+    parser.add_argument("--repeats", type=int, help="repetitions (3, latency runs 2; quick 1)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the file to write")
     parser.add_argument(
         "--sandbox-option",
         action="append",
@@ -288,12 +372,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = sorted(set(args.only) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(SECTIONS)}")
-    args.repeats = 1 if args.quick else 3
-    args.latency_repeats = 1 if args.quick else 2
-    args.parse_repeats = 1 if args.quick else 3
-    args.profiles = 20_000 if args.quick else 100_000
-    args.events = 20_000 if args.quick else 100_000
-    args.memory_sizes = (2_000, 50_000) if args.quick else (10_000, 500_000)
+    quick = args.quick
+    args.latency_repeats = args.repeats or (1 if quick else 2)
+    args.repeats = args.repeats or (1 if quick else 3)
+    args.parse_repeats = 1 if quick else 3
+    args.profiles = args.profiles or (20_000 if quick else 100_000)
+    args.events = args.events or args.profiles
+    args.latencies = tuple(ms / 1000 for ms in args.latencies)
+    args.memory_sizes = args.memory_sizes or ((2_000, 50_000) if quick else (10_000, 500_000))
     return args
 
 
@@ -329,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         if memory_sandboxes:
             from benchmarks import memory
 
-            memory.run(report, token, memory_sandboxes)
+            memory.run(report, token, memory_sandboxes, max(args.concurrency))
         catalog_section = None
         if "catalog" in args.only:  # its own section of RESULTS.md, spliced in after it
             from benchmarks import catalog_calls
@@ -345,10 +431,10 @@ def main(argv: list[str] | None = None) -> int:
     text = render(report, details, facts, elapsed)
     print("\n" + text)
     if not args.quick or args.write:
-        RESULTS.write_text(text)
+        write_results(args.results, text)
         if catalog_section is not None:
-            catalog_calls.splice(RESULTS, catalog_section)
-        print(f"wrote {Path(RESULTS).relative_to(REPO)}")
+            catalog_calls.splice(args.results, catalog_section)
+        print(f"wrote {args.results}")
     return 0
 
 

@@ -4,7 +4,8 @@ The benchmark keeps the server's CPU out of the client's process (and out of its
 and controls it without sending extra HTTP requests that would show up in its counters.
 
 Commands (one per line on stdin): ``{"cmd": "fault", "spec": "latency:0.05"}``,
-``{"cmd": "reset"}``, ``{"cmd": "stats"}``, ``{"cmd": "stop"}``. Every command gets one reply
+``{"cmd": "reset"}``, ``{"cmd": "stats"}``, ``{"cmd": "inflight"}`` (the most data requests
+served at once since the last reset), ``{"cmd": "stop"}``. Every command gets one reply
 line: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from typing import Any
 
@@ -58,6 +60,31 @@ def _requests(server: Any, since: int) -> dict[str, Any]:
     return {"count": len(log), "requests": _jsonable(entries)}
 
 
+class InFlight:
+    """Counts the data requests the sandbox is serving at once (wraps ``data_request``)."""
+
+    def __init__(self, app: Any) -> None:
+        self._lock = threading.Lock()
+        self.now = self.peak = 0
+        serve = app.data_request
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                return serve(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.now -= 1
+
+        app.data_request = counted
+
+    def reset(self) -> None:
+        with self._lock:
+            self.peak = self.now
+
+
 def _reply(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload) + "\n")
     sys.stdout.flush()
@@ -70,6 +97,7 @@ def main() -> int:
     started = time.perf_counter()
     server = SandboxServer(port=0, **options)
     server.start()
+    inflight = InFlight(server.app)
     _reply(
         {
             "ok": True,
@@ -90,9 +118,12 @@ def main() -> int:
                     _reply({"ok": True})
                 elif name == "reset":  # faults off, counters and request log cleared
                     server.reset()
+                    inflight.reset()
                     _reply({"ok": True})
                 elif name == "stats":
                     _reply({"ok": True, "stats": _stats(server)})
+                elif name == "inflight":
+                    _reply({"ok": True, "peak": inflight.peak})
                 elif name == "facts":
                     _reply({"ok": True, "facts": _facts(server)})
                 elif name == "count":  # ground truth: records of a dataset in a window
