@@ -215,7 +215,8 @@ def markdown(matrices: list[Matrix]) -> list[str]:
         cells = [
             f"{m.case.name} {m.case.expected:,}",
             f"{m.latency * 1000:.0f} ms",
-            f"{raw.seconds:.2f} s, {raw.api_calls + raw.jwt} calls, load {raw.load:.1f}",
+            f"{raw.seconds:.2f} s, {raw.api_calls + raw.jwt} calls, "
+            f"{raw.cpu_seconds / m.case.expected * 1e6:.0f} µs CPU/rec, load {raw.load:.1f}",
         ]
         for c in concurrencies:
             if c not in m.runs:
