@@ -208,6 +208,16 @@ def machine_facts() -> dict[str, str]:
     except Exception:
         airflow_version = "unknown"
     mem_kb = _read_first("/proc/meminfo", "MemTotal")
+    try:
+        code = subprocess.run(
+            ["git", "log", "-1", "--format=%h %s"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        code = ""
     load = os.getloadavg()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -217,5 +227,6 @@ def machine_facts() -> dict[str, str]:
         "python": platform.python_version(),
         "apache-airflow": airflow_version,
         "provider": airflow_provider_copernica.__version__,
+        "code (git HEAD)": code[:100] or "unknown",
         "load average at start": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
     }

@@ -84,3 +84,28 @@ def test_bench_runs_end_to_end_in_a_tiny_configuration(tmp_path: Path) -> None:
     ):
         assert figure in text, figure
     assert "in flight" in text
+
+
+def test_a_missed_concurrency_target_is_explained_by_the_ceilings() -> None:
+    from benchmarks.common import Report
+    from benchmarks.concurrency import Matrix, Run, markdown, report_matrix
+    from benchmarks.run import target_summary
+    from benchmarks.throughput import Case
+
+    case = Case("profiles", "profiles", {}, "keyset", "database/1/profiles", 100_000)
+    case.discovery_calls = 1
+
+    def run(seconds: float, peak: int, partitions: int = 1) -> Run:
+        return Run(seconds, 2.0, 100_000, 101, 1, peak, partitions, 3.0)
+
+    matrix = Matrix(case, 0.05, {"raw": [run(6.0, 1)], 1: [run(6.2, 1)], 4: [run(3.0, 4, 8)]})
+    report = Report()
+    report_matrix(report, matrix)
+    speed = {f.name.rsplit(" ", 1)[-1]: f.met for f in report.figures if f.section == "concurrency"}
+    assert speed == {"loop": None, "max_concurrency=1": True, "max_concurrency=4": False}
+    calls = [f.met for f in report.figures if f.section == "api calls"]
+    assert calls == [True, True]  # 102 calls: the minimum, and within 8 partitions' allowance
+    lines = target_summary(report, {"concurrency": [matrix], "capacity": {1: 90.0, 4: 120.0}})
+    why = [line for line in lines if line.startswith("Why")]
+    assert len(why) == 1 and "needs 50 pages/s" in why[0] and "at most 120 pages/s" in why[0]
+    assert "| profiles 100,000 | 50 ms |" in "\n".join(markdown([matrix]))
