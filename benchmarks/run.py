@@ -335,14 +335,20 @@ def concurrency_shortfall(missed: list[Any], details: dict[str, Any]) -> list[st
         cpu_us = best.cpu_seconds / matrix.case.expected * 1e6
         client = 1e6 / cpu_us / 1000  # pages/s one core converts and writes
         sandbox = f"{capacity:.0f} pages/s" if capacity else "not measured"
+        limited = client < needed or (capacity is not None and capacity < needed)
+        verdict = (
+            "The slower ceiling decides; on an idle machine both are higher."
+            if limited
+            else "Both ceilings are above that rate: the time went to waiting on the other "
+            "load of the machine (compare the repetitions in the notes)."
+        )
         lines += [
             "",
-            f"Why {figure.name} stays below {target:.1f}x: it needs {needed:.0f} pages/s. "
+            f"Why {figure.name} stays below {target:.2f}x: it needs {needed:.0f} pages/s. "
             f"The sandbox served at most {sandbox} to concurrent raw clients in this run "
             f"(capacity), and the client, at {cpu_us:.0f} µs of CPU per record, converts and "
             f"writes at most {client:.0f} pages/s on one core (the GIL), while the machine "
-            f"had a load of {best.load:.1f} on {os.cpu_count()} cores. The slower ceiling "
-            "decides; on an idle machine both are higher.",
+            f"had a load of {best.load:.1f} on {os.cpu_count()} cores. {verdict}",
         ]
     return lines
 
