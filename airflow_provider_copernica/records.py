@@ -3,8 +3,10 @@
 The per-record work is the hot loop of every extraction, so a :class:`RowPlan` is compiled
 once per extraction into a single Python function (no per-record dict walking over a column
 list). Timestamps, the dearest part, are converted by text: the UTC hour of each naive local
-hour is computed once per extraction and the minutes and seconds are copied, and the window
-check compares UTC ISO strings (see :func:`timestamp_converter`).
+hour is computed once per extraction and the minutes and seconds are copied (inlined in the
+row function: two dict lookups and a concatenation), and the window check compares UTC ISO
+strings (see :class:`TimestampConverter`). Output bytes are pinned by
+``tests/test_output_bytes.py``; the garbage collector's share is in ``collector.py``.
 
 Timestamps: Copernica sends naive ``YYYY-MM-DD hh:mm:ss`` in the connection's time zone. They
 become UTC ISO-8601 strings with an offset. On the autumn DST change the naive hour 02:00-03:00
