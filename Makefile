@@ -35,8 +35,10 @@ demo: $(STAMP)
 demo-stop:
 	bash scripts/demo.sh stop
 
+# Every benchmark, ~10 min on 2 idle cores; writes benchmarks/RESULTS.md. A smoke run:
+# `make bench BENCH_ARGS=--quick` (~2 min, prints the table only).
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # The README's dataset table from the catalog (`copernica datasets --markdown`).
 readme-table: $(STAMP)
