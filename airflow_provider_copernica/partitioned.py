@@ -12,8 +12,8 @@ snapshots) is split into id ranges with Airflow's dynamic task mapping::
     CopernicaManifestOperator(task_id="manifest", plan=plan.output, parts=parts.output)
 
 * :class:`CopernicaPartitionsOperator` removes the directory's previous manifest (from then
-  on the set counts as incomplete), makes ONE probe request (the highest id in the window,
-  :func:`~airflow_provider_copernica.partitions.probe_id_bounds`), cuts the ids into
+  on the set counts as incomplete), makes ONE probe request (a page of the highest ids in the window,
+  :func:`probe_id_sample`), cuts the ids into
   ``partitions`` ranges and returns one small dict per part, ``{"id_range": {"after": N,
   "upto": M}, "output_uri": ".../part-00003-of-00008.jsonl"}``: the keyword arguments of one
   mapped task;
@@ -138,9 +138,8 @@ def probe_id_sample(
     hook: CopernicaHook, path: str, params: Sequence[tuple[str, str]], sample: int
 ) -> IdSample:
     """ONE request: the ``sample`` highest-id records of the listing (``orderby=id&order=
-    desc``) with the envelope's ``total``. Like :func:`~..partitions.probe_id_bounds`, but
-    a whole page, whose ids show how dense they are (one call either way: calls are billed,
-    not bytes)."""
+    desc``) with the envelope's ``total``: a whole page, whose ids show how dense they are
+    (one call whatever its size: calls are billed, not bytes)."""
     owned = {"start", "limit", "orderby", "order", "total"}
     query = [(k, v) for k, v in params if k not in owned]
     query += [("orderby", "id"), ("order", "desc"), ("limit", str(sample)), ("total", "true")]

@@ -4,22 +4,17 @@ A partition is a half-open id range ``(after, upto]`` sent as ``fields[]`` condi
 (``id>after``, ``id<=upto``), so that each partition pages by key on its own, exact while
 records change. The last partition has no upper bound: records created after the probe still
 land somewhere. Partitions are used inside one task (several in flight) and across Airflow
-workers (one mapped task each); both split with :func:`split_id_range` after one
-:func:`probe_id_bounds` request.
+workers (one mapped task each), cut by :func:`split_id_range` (the planner's one probe is
+:func:`airflow_provider_copernica.partitioned.probe_id_sample`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
-
-if TYPE_CHECKING:
-    from airflow_provider_copernica.hooks.copernica import CopernicaHook
-
-Pairs = list[tuple[str, str]]
+from airflow_provider_copernica.exceptions import CopernicaConfigError
 
 
 @dataclass(frozen=True)
@@ -96,26 +91,3 @@ def split_id_range(max_id: int, parts: int, after: int = 0) -> list[IdRange]:
     ranges = [IdRange(cuts[k], cuts[k + 1]) for k in range(parts)]
     ranges[-1] = IdRange(ranges[-1].after, None)
     return ranges
-
-
-def probe_id_bounds(
-    hook: CopernicaHook, path: str, params: Sequence[tuple[str, str]] = ()
-) -> tuple[int, int]:
-    """``(max_id, total)`` of a keyset-paged listing in ONE request: its highest id
-    (``orderby=id&order=desc&limit=1``) and the envelope's ``total`` (0, 0 when empty).
-    ``params`` are the listing's own filters (window, user filters)."""
-    owned = {"start", "limit", "orderby", "order", "total"}
-    query = [(k, v) for k, v in params if k not in owned]
-    query += [("orderby", "id"), ("order", "desc"), ("limit", "1"), ("total", "true")]
-    body = hook.get(path, query)
-    if not isinstance(body, Mapping):
-        raise CopernicaAPIError(f"GET {path}: expected a paged envelope to probe id bounds")
-    data = body.get("data") or []
-    total = int(body.get("total") or 0)
-    if not data:
-        return 0, total
-    value = data[0].get("ID", data[0].get("id"))
-    try:
-        return int(value), total
-    except (TypeError, ValueError):
-        raise CopernicaAPIError(f"GET {path}: the probe's record has no integer ID") from None

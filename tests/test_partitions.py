@@ -9,7 +9,8 @@ import pytest
 from sandbox_requests import PROFILES, calls_to, profile_ids
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
-from airflow_provider_copernica.partitions import IdRange, probe_id_bounds, split_id_range
+from airflow_provider_copernica.partitioned import probe_id_sample
+from airflow_provider_copernica.partitions import IdRange, split_id_range
 
 
 def test_split_is_contiguous_and_open_ended() -> None:
@@ -46,7 +47,8 @@ def test_bad_ranges_are_refused(value: Any, message: str) -> None:
 def test_partitions_page_exactly_and_probe_is_one_call(hook: Any, sandbox: Any) -> None:
     expected = profile_ids(sandbox)
     before = len(calls_to(sandbox, PROFILES))
-    max_id, total = probe_id_bounds(hook, PROFILES)
+    probe = probe_id_sample(hook, PROFILES, (), 1)
+    max_id, total = probe.max_id, probe.total
     assert len(calls_to(sandbox, PROFILES)) == before + 1
     assert (max_id, total) == (max(expected), len(expected))
     seen: list[int] = []
