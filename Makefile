@@ -42,7 +42,7 @@ bench: $(STAMP)
 
 # The README's dataset table from the catalog (`copernica datasets --markdown`).
 readme-table: $(STAMP)
-	$(BIN)/python -c "from airflow_provider_copernica.catalog import update_readme; update_readme('README.md')"
+	$(BIN)/python -c "from airflow_provider_copernica.catalog.describe import update_readme; update_readme('README.md')"
 
 sandbox: $(STAMP)
 	$(BIN)/copernica sandbox --port 8900

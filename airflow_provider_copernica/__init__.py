@@ -23,8 +23,8 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 
 
 def _conn_fields() -> dict[str, Any]:
-    """The form's extra fields, from ``config.EXTRA_FIELDS`` (no defaults: see ExtraField)."""
-    from airflow_provider_copernica.config import EXTRA_FIELDS
+    """The form's extra fields, from ``client.settings.EXTRA_FIELDS`` (no defaults: see ExtraField)."""
+    from airflow_provider_copernica.client.settings import EXTRA_FIELDS
 
     return {
         f.name: {"label": f.label, "schema": f.json_schema(), "description": f.help_text()}
@@ -71,10 +71,13 @@ CONFIG_SECTION: dict[str, Any] = {
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata read by Airflow's ProvidersManager (entry point apache_airflow_provider)."""
     modules = {
-        "hooks": "airflow_provider_copernica.hooks.copernica",
-        "operators": "airflow_provider_copernica.operators.copernica",
-        "sensors": "airflow_provider_copernica.sensors.copernica",
-        "triggers": "airflow_provider_copernica.triggers.copernica",
+        "hooks": ["airflow_provider_copernica.hooks.copernica"],
+        "operators": [
+            "airflow_provider_copernica.operators.copernica",
+            "airflow_provider_copernica.operators.partitioned",
+        ],
+        "sensors": ["airflow_provider_copernica.sensors.copernica"],
+        "triggers": ["airflow_provider_copernica.triggers.copernica"],
     }
     return {
         "package-name": "airflow-provider-copernica",
@@ -89,8 +92,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         **{
-            kind: [{"integration-name": INTEGRATION, "python-modules": [module]}]
-            for kind, module in modules.items()
+            kind: [{"integration-name": INTEGRATION, "python-modules": paths}]
+            for kind, paths in modules.items()
         },
         "plugins": [{"name": "copernica", "plugin-class": PLUGIN_CLASS}],
         "config": {"copernica": CONFIG_SECTION},

@@ -6,7 +6,7 @@ JSONL into a temporary directory) for the Europe/Amsterdam day 2026-10-25 (25 ho
 autumn DST change) on the tests' sandbox (seed 7, anchor 2026-11-20, 3,000 profiles). The
 calls are the sandbox's request log for that run (every ``/v4/`` request; the JWT exchange
 is counted apart) and must equal the hook's own count; the rows are the file's. The table
-goes between markers into ``benchmarks/RESULTS.md``; ``tests/test_catalog_calls.py`` runs the
+goes between markers into ``benchmarks/RESULTS.md``; ``tests/catalog/test_catalog_calls.py`` runs the
 same measurement and fails when a figure there is stale or a dataset is missing.
 
     .venv/bin/python -m benchmarks.catalog_calls [--write]
@@ -71,7 +71,7 @@ class Measured:
 
 def cases() -> Iterator[tuple[str, dict[str, Any]]]:
     """(dataset, options): every catalog entry (per product), then :data:`VARIANTS`."""
-    from airflow_provider_copernica.datasets import DATASETS
+    from airflow_provider_copernica.catalog.datasets import DATASETS
 
     for name, entry in DATASETS.items():
         missing = [o for o in entry.required_options if o not in SAMPLE_OPTIONS]
@@ -152,7 +152,7 @@ def _options_text(options: Mapping[str, Any]) -> str:
 
 def render(results: list[Measured]) -> str:
     """The RESULTS.md section, markers included."""
-    from airflow_provider_copernica.datasets import DATASETS
+    from airflow_provider_copernica.catalog.datasets import DATASETS
 
     exchanges = sorted({m.jwt_exchanges for m in results})
     lines = [
@@ -164,7 +164,7 @@ def render(results: list[Measured]) -> str:
         "(seed 7, anchor 2026-11-20, 3,000 profiles); calls are the billed `/v4/` requests in the "
         "sandbox's log (equal to the hook's count), plus "
         f"{' or '.join(map(str, exchanges))} JWT exchange(s) per run, not billed. Snapshots ignore "
-        "the window. Deterministic: `tests/test_catalog_calls.py` re-measures and compares.",
+        "the window. Deterministic: `tests/catalog/test_catalog_calls.py` re-measures and compares.",
         *(
             [
                 "",

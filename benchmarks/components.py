@@ -33,7 +33,7 @@ def _per_record(
 ) -> float:
     """Best of ``repeats``, in µs per record. CPU time by default: on a shared machine it is
     what the stage costs, not how long the scheduler let it wait."""
-    from airflow_provider_copernica.collector import CollectorHold
+    from airflow_provider_copernica.output.collector import CollectorHold
 
     best = float("inf")
     for _ in range(repeats):
@@ -52,11 +52,11 @@ def measure(
     params: list[tuple[str, str]],
     options: dict[str, Any],
 ) -> dict[str, float]:
-    from airflow_provider_copernica.extract import prepare
+    from airflow_provider_copernica.engine.extract import prepare
+    from airflow_provider_copernica.engine.records import RowPlan
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
-    from airflow_provider_copernica.records import RowPlan
-    from airflow_provider_copernica.windows import Window
-    from airflow_provider_copernica.writers import open_writer
+    from airflow_provider_copernica.interval import Window
+    from airflow_provider_copernica.output.writers import open_writer
 
     # PAGES consecutive keyset pages, as raw bytes
     bodies: list[bytes] = []

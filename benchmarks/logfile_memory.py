@@ -39,10 +39,10 @@ server.stop()
 
 def child(day: str, expected: int) -> None:
     """Extract one local day of clicks logfiles into a JSONL file; print rows and peak RSS."""
-    from airflow_provider_copernica.extract import prepare
+    from airflow_provider_copernica.engine.extract import prepare
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
-    from airflow_provider_copernica.windows import Window
-    from airflow_provider_copernica.writers import open_writer
+    from airflow_provider_copernica.interval import Window
+    from airflow_provider_copernica.output.writers import open_writer
 
     tz = ZoneInfo("Europe/Amsterdam")
     start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tz)

@@ -45,16 +45,20 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "row conversion (records.py, compiled row plan)",
-        ("airflow_provider_copernica/records.py", "<copernica-row-plan>", "method 'get' of 'dict'"),
+        (
+            "airflow_provider_copernica/engine/records.py",
+            "<copernica-row-plan>",
+            "method 'get' of 'dict'",
+        ),
     ),
-    ("writer (writers.py)", ("airflow_provider_copernica/writers.py",)),
+    ("writer (writers.py)", ("airflow_provider_copernica/output/writers.py",)),
     ("Parquet (pyarrow)", ("pyarrow",)),
     ("file I/O", ("method 'write' of", "fsspec", "upath", "_io.", "posix.")),
     (
         "HTTP client (requests/urllib3/socket)",
         ("requests/", "urllib3/", "http/client.py", "socket", "ssl", "selectors", "email/"),
     ),
-    ("engine (extract.py)", ("airflow_provider_copernica/extract.py",)),
+    ("engine (extract.py)", ("airflow_provider_copernica/engine/extract.py",)),
     ("hook/retry", ("airflow_provider_copernica/hooks", "retry.py", "tenacity")),
 )
 

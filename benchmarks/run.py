@@ -187,8 +187,8 @@ def _warm_imports() -> None:
     for name in (
         "airflow_provider_copernica.operators.copernica",
         "airflow_provider_copernica.hooks.copernica",
-        "airflow_provider_copernica.extract",
-        "airflow_provider_copernica.writers",
+        "airflow_provider_copernica.engine.extract",
+        "airflow_provider_copernica.output.writers",
         "pyarrow.parquet",
     ):
         importlib.import_module(name)

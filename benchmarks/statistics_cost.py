@@ -26,8 +26,8 @@ PRODUCT = "draganddrop"
 
 def _old_entry() -> Any:
     """The catalog entry as it was: fan out over every emailing listed up to the window."""
-    from airflow_provider_copernica.datasets import get_dataset
-    from airflow_provider_copernica.window_params import WindowParams
+    from airflow_provider_copernica.catalog.datasets import get_dataset
+    from airflow_provider_copernica.catalog.window_styles import WindowParams
 
     entry = get_dataset("emailing_statistics")
     assert entry.fan_out is not None
@@ -38,8 +38,8 @@ def _old_entry() -> Any:
 
 
 def _run(entry: Any, window: Any) -> tuple[list[int], int]:
-    from airflow_provider_copernica.datasets import validate_options
-    from airflow_provider_copernica.extract import Extraction
+    from airflow_provider_copernica.catalog.datasets import validate_options
+    from airflow_provider_copernica.engine.extract import Extraction
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
 
     hook = CopernicaHook()
@@ -51,9 +51,9 @@ def _run(entry: Any, window: Any) -> tuple[list[int], int]:
 
 def measure(emailings: int | None) -> dict[str, Any]:
     """Calls per daily run before/after on one account (``emailings=None``: the default)."""
-    from airflow_provider_copernica.datasets import get_dataset
+    from airflow_provider_copernica.catalog.datasets import get_dataset
+    from airflow_provider_copernica.interval import Window
     from airflow_provider_copernica.sandbox import SandboxServer
-    from airflow_provider_copernica.windows import Window
 
     old, new = _old_entry(), get_dataset("emailing_statistics")
     with SandboxServer(profiles=3000, emailings=emailings) as server:

@@ -31,7 +31,7 @@ import pendulum
 from airflow.sdk import Param, dag
 
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
-from airflow_provider_copernica.partitioned import (
+from airflow_provider_copernica.operators.partitioned import (
     CopernicaManifestOperator,
     CopernicaPartitionsOperator,
 )

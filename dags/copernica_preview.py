@@ -23,8 +23,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from airflow_provider_copernica.config import PRODUCTS
-from airflow_provider_copernica.datasets import DATASETS
+from airflow_provider_copernica.catalog.datasets import DATASETS
+from airflow_provider_copernica.client.settings import PRODUCTS
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ def copernica_preview() -> None:
     @task
     def preview() -> int:
         """Log the preview table; return only the number of rows shown."""
+        from airflow_provider_copernica.engine.preview import preview_rows
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.preview import preview_rows
 
         params: dict[str, Any] = dict(get_current_context()["params"])
         dataset = DATASETS[params["dataset"]]

@@ -21,7 +21,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import ObjectStoragePath, dag, task
 
-from airflow_provider_copernica.assets import output_asset
+from airflow_provider_copernica.output.assets import output_asset
 
 PROFILES = output_asset("profiles", dag_id="copernica_daily_sync")
 

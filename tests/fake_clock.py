@@ -1,7 +1,7 @@
 """A fake clock for retry-budget tests: sleeping advances it at once, the HTTP stays real.
 
 ``FakeClock.install(mocker, sandbox)`` swaps it in for the retry budget's clock and sleeps
-(:mod:`airflow_provider_copernica.retry`) and for the sandbox's fault clock, so a
+(:mod:`airflow_provider_copernica.client.retry`) and for the sandbox's fault clock, so a
 ``storm:180`` lasts 180 fake seconds and the client's waits add up to fake seconds too.
 """
 
@@ -37,7 +37,7 @@ class FakeClock:
 
     @classmethod
     def install(cls, mocker: Any, sandbox: Any = None) -> FakeClock:
-        from airflow_provider_copernica import retry
+        from airflow_provider_copernica.client import retry
 
         clock = cls()
         mocker.patch.object(retry, "clock", clock.monotonic)

@@ -1,10 +1,10 @@
 """CopernicaHook (requests, sync) and CopernicaAsyncHook (httpx, for the trigger).
 
-Both read the same connection into :class:`~airflow_provider_copernica.config.CopernicaSettings`
-and share one transport-free :class:`~airflow_provider_copernica.hooks.core.RequestCore`
+Both read the same connection into :class:`~airflow_provider_copernica.client.settings.CopernicaSettings`
+and share one transport-free :class:`~airflow_provider_copernica.client.request_core.RequestCore`
 (request building, reply rules, JWT decisions); each only sends, with its own client and
-lock, and retries by the rules of :mod:`~airflow_provider_copernica.retry`. Paging styles
-come from :mod:`~airflow_provider_copernica.paging`.
+lock, and retries by the rules of :mod:`~airflow_provider_copernica.client.retry`. Paging styles
+come from :mod:`~airflow_provider_copernica.engine.paging`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from typing import IO, TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_copernica import UI_FIELD_BEHAVIOUR
-from airflow_provider_copernica.concurrency import ConcurrencyLimiter
-from airflow_provider_copernica.config import DEFAULT_CONN_ID, EXTRA_FIELDS, CopernicaSettings
-from airflow_provider_copernica.exceptions import CopernicaError
-from airflow_provider_copernica.hooks.core import (
+from airflow_provider_copernica.client.limiter import ConcurrencyLimiter
+from airflow_provider_copernica.client.masking import amask_secrets, mask_secrets, scrub
+from airflow_provider_copernica.client.request_core import (
     HEADERS,
     POOL_SIZE,
     AuthRejected,
@@ -32,9 +31,14 @@ from airflow_provider_copernica.hooks.core import (
     query_pairs,
     settings_from_connection,
 )
-from airflow_provider_copernica.masking import amask_secrets, mask_secrets, scrub
-from airflow_provider_copernica.paging import get_paginator, walk_pages
-from airflow_provider_copernica.retry import TransientError, async_retrying, retrying
+from airflow_provider_copernica.client.retry import TransientError, async_retrying, retrying
+from airflow_provider_copernica.client.settings import (
+    DEFAULT_CONN_ID,
+    EXTRA_FIELDS,
+    CopernicaSettings,
+)
+from airflow_provider_copernica.engine.paging import get_paginator, walk_pages
+from airflow_provider_copernica.exceptions import CopernicaError
 
 if TYPE_CHECKING:
     import httpx
@@ -165,7 +169,7 @@ class CopernicaHook(BaseHook):
     @property
     def limiter(self) -> ConcurrencyLimiter:
         """The requests in flight of this hook: at most ``max_concurrency``, fewer while
-        Copernica answers 429/503/504 (:class:`~airflow_provider_copernica.concurrency.ConcurrencyLimiter`)."""
+        Copernica answers 429/503/504 (:class:`~airflow_provider_copernica.client.limiter.ConcurrencyLimiter`)."""
         if self._limiter is None:
             with self._lock:
                 if self._limiter is None:
@@ -334,7 +338,7 @@ class CopernicaHook(BaseHook):
             raise TransientError("cut-off or invalid body")
         return size
 
-    # -- paging (styles: airflow_provider_copernica.paging.PAGINATORS)
+    # -- paging (styles: airflow_provider_copernica.engine.paging.PAGINATORS)
 
     def iter_pages(
         self,

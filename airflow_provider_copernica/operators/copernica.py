@@ -9,31 +9,31 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_copernica import lineage
-from airflow_provider_copernica.assets import default_output_dir, output_asset
-from airflow_provider_copernica.config import DEFAULT_CONN_ID
-from airflow_provider_copernica.datasets import (
+from airflow_provider_copernica.catalog.datasets import (
     check_fields,
     field_names,
     get_dataset,
     validate_metadata,
     validate_options,
 )
-from airflow_provider_copernica.drift import check_schema_policy
-from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
-from airflow_provider_copernica.filters import (
+from airflow_provider_copernica.client.settings import DEFAULT_CONN_ID
+from airflow_provider_copernica.engine.filters import (
     check_filterable,
     id_range_conditions,
     user_conditions,
 )
-from airflow_provider_copernica.partitions import IdRange
-from airflow_provider_copernica.restatement import check_restate_intervals
-from airflow_provider_copernica.writers import FORMATS, check_file_format
+from airflow_provider_copernica.engine.id_ranges import IdRange
+from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
+from airflow_provider_copernica.faithful.drift import check_schema_policy
+from airflow_provider_copernica.faithful.restatement import check_restate_intervals
+from airflow_provider_copernica.output import lineage
+from airflow_provider_copernica.output.assets import default_output_dir, output_asset
+from airflow_provider_copernica.output.writers import FORMATS, check_file_format
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
 
-    from airflow_provider_copernica.windows import Window
+    from airflow_provider_copernica.interval import Window
 
 
 def _templated(value: Any) -> bool:
@@ -47,7 +47,7 @@ class CopernicaToStorageOperator(BaseOperator):
     ``date_from``/``date_to`` params of a manual run), the file is written atomically, and
     the return value (XCom) is ``{uri, rows, dataset, interval_start, interval_end,
     api_calls}``. Every run emits an event on :attr:`output_asset` (declared as an outlet
-    when the DAG is parsed; see :mod:`airflow_provider_copernica.assets`) whose extra is
+    when the DAG is parsed; see :mod:`airflow_provider_copernica.output.assets`) whose extra is
     ``{uri, rows, dataset, interval_start, interval_end}``.
 
     ``restate_intervals=N`` also extracts the ``N`` data intervals before the run's one
@@ -168,7 +168,7 @@ class CopernicaToStorageOperator(BaseOperator):
         self.state_uri = state_uri
 
     def _window(self, context: Context) -> Window | None:
-        from airflow_provider_copernica.windows import window_from_context
+        from airflow_provider_copernica.interval import window_from_context
 
         try:
             return window_from_context(context)
@@ -184,7 +184,7 @@ class CopernicaToStorageOperator(BaseOperator):
 
     def default_output_uri(self, context: Context, window: Window | None, at: datetime) -> str:
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
-        from airflow_provider_copernica.windows import compact_utc
+        from airflow_provider_copernica.interval import compact_utc
 
         label = window.label if window is not None else f"snapshot_{compact_utc(at)}"
         directory = default_output_dir(self._dag_id(context), self.dataset)
@@ -192,7 +192,7 @@ class CopernicaToStorageOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.writers import check_output_uri
+        from airflow_provider_copernica.output.writers import check_output_uri
 
         id_range_conditions(get_dataset(self.dataset), self.id_range)  # rendered: check again
         uri = self.output_uri
@@ -220,8 +220,11 @@ class CopernicaToStorageOperator(BaseOperator):
     ) -> list[tuple[Window, str | None]]:
         """The intervals before the run's one and their rendered ``output_uri`` (None: the
         default path), all checked before any API call."""
-        from airflow_provider_copernica.restatement import interval_context, previous_windows
-        from airflow_provider_copernica.writers import check_output_uri
+        from airflow_provider_copernica.faithful.restatement import (
+            interval_context,
+            previous_windows,
+        )
+        from airflow_provider_copernica.output.writers import check_output_uri
 
         if not self.restate_intervals or window is None:
             return []
@@ -250,11 +253,11 @@ class CopernicaToStorageOperator(BaseOperator):
     ) -> dict[str, Any]:
         """One interval into one file (atomically): ``{uri, rows, dataset, interval_start,
         interval_end}``."""
-        from airflow_provider_copernica.deletions import deletion_pages
-        from airflow_provider_copernica.drift import apply_schema_policy, pin_columns
-        from airflow_provider_copernica.extract import prepare
-        from airflow_provider_copernica.state import StateStore, default_state_uri
-        from airflow_provider_copernica.writers import check_output_uri, open_writer
+        from airflow_provider_copernica.engine.extract import prepare
+        from airflow_provider_copernica.faithful.deletions import deletion_pages
+        from airflow_provider_copernica.faithful.drift import apply_schema_policy, pin_columns
+        from airflow_provider_copernica.faithful.state import StateStore, default_state_uri
+        from airflow_provider_copernica.output.writers import check_output_uri, open_writer
 
         run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
         extraction = prepare(

@@ -8,7 +8,7 @@ The user is whoever Airflow's own API knows (the UI's ``_token`` cookie or a Bea
 and the auth manager decides, as for Airflow's connection endpoints: ``GET`` to see the page,
 ``PUT`` (existing connection) or ``POST`` (new one) to start or complete a handshake. The
 handshake itself (state, consent URL, code exchange, storing the token) is
-:mod:`airflow_provider_copernica.oauth`, shared with ``copernica authorize``.
+:mod:`airflow_provider_copernica.client.oauth`, shared with ``copernica authorize``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from airflow_provider_copernica import CONN_TYPE, oauth
-from airflow_provider_copernica.config import CopernicaSettings
+from airflow_provider_copernica import CONN_TYPE
+from airflow_provider_copernica.client import oauth
+from airflow_provider_copernica.client.masking import scrub
+from airflow_provider_copernica.client.settings import CopernicaSettings
 from airflow_provider_copernica.exceptions import CopernicaError
-from airflow_provider_copernica.masking import scrub
 from airflow_provider_copernica.plugins import pages
 from airflow_provider_copernica.plugins.session import (
     PENDING_COOKIE,
@@ -112,7 +113,7 @@ def _mask(*values: str | None) -> None:
     (which also redacts the API server's access log) and the Task SDK's (used by the hook)."""
     from airflow._shared.secrets_masker import mask_secret
 
-    from airflow_provider_copernica.masking import mask_secrets
+    from airflow_provider_copernica.client.masking import mask_secrets
 
     for value in values:
         if value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from airflow_provider_copernica.config import DEFAULT_CONN_ID
+from airflow_provider_copernica.client.settings import DEFAULT_CONN_ID
 from airflow_provider_copernica.plugins.session import Outcome
 
 STYLE = """

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from airflow_provider_copernica.logfiles import LOG_TYPES
+from airflow_provider_copernica.catalog.logfiles import LOG_TYPES
 from airflow_provider_copernica.sandbox.timeutil import TZ, fmt_local, to_datetime
 
 if TYPE_CHECKING:

@@ -10,22 +10,22 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_provider_copernica.config import DEFAULT_CONN_ID
-from airflow_provider_copernica.datasets import get_dataset, validate_options
-from airflow_provider_copernica.deletions import refuse_outside_operator
+from airflow_provider_copernica.catalog.datasets import get_dataset, validate_options
+from airflow_provider_copernica.client.settings import DEFAULT_CONN_ID
+from airflow_provider_copernica.engine.filters import check_filterable
 from airflow_provider_copernica.exceptions import (
     CopernicaConfigError,
     CopernicaRetryError,
     CopernicaSensorError,
 )
-from airflow_provider_copernica.filters import check_filterable
+from airflow_provider_copernica.faithful.deletions import refuse_outside_operator
 from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
-    from airflow_provider_copernica.windows import Window
+    from airflow_provider_copernica.interval import Window
 
 
 class CopernicaSensor(BaseSensorOperator):
@@ -80,7 +80,7 @@ class CopernicaSensor(BaseSensorOperator):
 
     def count(self, window: Window) -> int:
         """Records of the dataset in ``window`` (paging stops at ``min_records``)."""
-        from airflow_provider_copernica.counting import count_records
+        from airflow_provider_copernica.engine.counting import count_records
 
         # count_records validates the options (same rules as the operator) before any call.
         return count_records(
@@ -100,14 +100,14 @@ class CopernicaSensor(BaseSensorOperator):
         return count >= self.min_records
 
     def poke(self, context: Context) -> bool:
-        from airflow_provider_copernica.windows import window_from_context
+        from airflow_provider_copernica.interval import window_from_context
 
         return self._check(window_from_context(context))
 
     def execute(self, context: Context) -> None:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_copernica.windows import window_from_context
+        from airflow_provider_copernica.interval import window_from_context
 
         window = window_from_context(context)
         if self._check(window):

@@ -1,6 +1,6 @@
 """CopernicaTrigger: the async wait of a deferred CopernicaSensor (runs in the triggerer).
 
-The count is the sensor's rule (:func:`~airflow_provider_copernica.counting.acount_records`:
+The count is the sensor's rule (:func:`~airflow_provider_copernica.engine.counting.acount_records`:
 one ``limit=1`` request whose envelope ``total`` is the count, else the engine's pages), sent
 through
 :class:`~airflow_provider_copernica.hooks.copernica.CopernicaAsyncHook` (httpx; its own
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_copernica.config import DEFAULT_CONN_ID
+from airflow_provider_copernica.client.settings import DEFAULT_CONN_ID
 from airflow_provider_copernica.exceptions import CopernicaError, CopernicaRetryError
 
 if TYPE_CHECKING:
-    from airflow_provider_copernica.config import CopernicaSettings
+    from airflow_provider_copernica.client.settings import CopernicaSettings
     from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook, CopernicaHook
-    from airflow_provider_copernica.windows import Window
+    from airflow_provider_copernica.interval import Window
 
 DEFAULT_POKE_INTERVAL = 300.0
 """Seconds between checks. Copernica bills every call and marketing data is rarely needed
@@ -96,7 +96,7 @@ class CopernicaTrigger(BaseTrigger):
         self, hook: CopernicaAsyncHook, settings: CopernicaSettings, window: Window
     ) -> int:
         """Records in the window, counted exactly as the sensor's poke counts them."""
-        from airflow_provider_copernica.counting import acount_records
+        from airflow_provider_copernica.engine.counting import acount_records
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
 
         def sync_hook() -> CopernicaHook:
@@ -116,9 +116,9 @@ class CopernicaTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Check every ``poke_interval`` seconds; yield one event and return."""
+        from airflow_provider_copernica.client.masking import scrub
         from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook
-        from airflow_provider_copernica.masking import scrub
-        from airflow_provider_copernica.windows import parse_window
+        from airflow_provider_copernica.interval import parse_window
 
         hook = CopernicaAsyncHook(self.copernica_conn_id)
         secrets: list[str] = []

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_copernica.config import EXTRA_FIELDS
+from airflow_provider_copernica.client.settings import EXTRA_FIELDS
 from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
 
 from .ui import AirflowUI

@@ -249,7 +249,7 @@ def test_authorize_from_the_airflow_ui(
 
 
 @pytest.mark.xfail(
-    importlib.util.find_spec("airflow_provider_copernica.connection_form") is None,
+    importlib.util.find_spec("airflow_provider_copernica.plugins.connection_form") is None,
     reason="Airflow 3.3.2's UI sends port 0 with Test; the connection_form middleware fixes it",
     strict=True,
 )

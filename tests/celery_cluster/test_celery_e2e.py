@@ -26,7 +26,7 @@ from e2e.test_airflow_e2e import (
 )
 from sandbox_requests import data_calls, profile_ids
 
-from airflow_provider_copernica.partitioned import MANIFEST_NAME, read_manifest
+from airflow_provider_copernica.output.manifest import MANIFEST_NAME, read_manifest
 
 from .harness import WORKERS, CeleryAirflow
 

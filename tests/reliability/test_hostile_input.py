@@ -266,7 +266,7 @@ def test_preview_cli_refuses_bad_input(
     connect: Callable[..., str],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from airflow_provider_copernica.cli import main
+    from airflow_provider_copernica.cli.arguments import main
 
     connect()
     window = ["--from", "2026-01-01", "--to", "2026-01-02"] if "--from" not in argv else []

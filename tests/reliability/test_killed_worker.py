@@ -33,7 +33,7 @@ POOL = """
 import json, os, sys, traceback
 import pendulum
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
-import airflow_provider_copernica.extract, airflow_provider_copernica.writers
+import airflow_provider_copernica.engine.extract, airflow_provider_copernica.output.writers
 import airflow_provider_copernica.hooks.copernica
 
 def extract(args):

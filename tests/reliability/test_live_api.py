@@ -100,7 +100,8 @@ def _busy_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.name == "airflow_provider_copernica.retry" and "Copernica busy" in r.getMessage()
+        if r.name == "airflow_provider_copernica.client.retry"
+        and "Copernica busy" in r.getMessage()
     ]
 
 
@@ -115,7 +116,7 @@ def test_the_default_budget_rides_out_a_three_minute_storm(
     clock = FakeClock.install(mocker, sandbox)
     connect(**DEFAULT_BUDGET)
     target = tmp_path / "profiles.jsonl"
-    caplog.set_level(logging.WARNING, logger="airflow_provider_copernica.retry")
+    caplog.set_level(logging.WARNING, logger="airflow_provider_copernica.client.retry")
     sandbox.faults.set("storm:180")
     result = _extract(window, target)
 

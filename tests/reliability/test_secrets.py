@@ -193,7 +193,7 @@ def test_connection_test_and_cli(
     leaks: LeakCheck,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from airflow_provider_copernica.cli import main
+    from airflow_provider_copernica.cli.arguments import main
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
 
     connect(password=token)
@@ -217,7 +217,7 @@ def test_preview_cli(
     leaks: LeakCheck,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from airflow_provider_copernica.cli import main
+    from airflow_provider_copernica.cli.arguments import main
 
     connect(password=token)
     start, end = _window(sandbox)
@@ -297,7 +297,7 @@ class AuthorizeRun:
         from airflow_provider_copernica.sandbox import SANDBOX_CLIENT_ID
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow_provider_copernica.cli", "authorize"]
+            [sys.executable, "-m", "airflow_provider_copernica.cli.arguments", "authorize"]
             + ["--client-id", SANDBOX_CLIENT_ID, "--port", str(port), "--print"]
             + ["--no-browser", "--timeout", "60"],
             env=env,
@@ -385,7 +385,7 @@ def test_authorize_refuses_a_wrong_state(sandbox: Any, connect: Any) -> None:
 def test_callback_server_listens_on_loopback_once() -> None:
     import psutil
 
-    from airflow_provider_copernica.commands import OAuthCallbackError, wait_for_callback
+    from airflow_provider_copernica.cli.commands import OAuthCallbackError, wait_for_callback
 
     state = secrets.token_urlsafe(32)
     ready: list[str] = []

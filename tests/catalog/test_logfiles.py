@@ -1,0 +1,238 @@
+"""``logfile_events``: Copernica's daily logfiles, listed, downloaded and parsed streaming."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_copernica.catalog.logfiles import LOG_TYPES, iter_json_records
+from airflow_provider_copernica.engine.extract import prepare
+from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.hooks.copernica import CopernicaHook
+from airflow_provider_copernica.interval import Window
+
+UTC = timezone.utc
+# The Europe/Amsterdam days 2026-10-24 .. 2026-10-26 (the clocks went back on the 25th).
+DST_DAYS = Window(datetime(2026, 10, 23, 22, tzinfo=UTC), datetime(2026, 10, 26, 23, tzinfo=UTC))
+THREE_DAYS = Window(datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 10, 23, tzinfo=UTC))
+
+
+def rows_of(extraction: Any) -> list[dict[str, Any]]:
+    return [row for page in extraction.pages() for row in page]
+
+
+CASES = [
+    (family, product)
+    for family in LOG_TYPES
+    for product in ("draganddrop", "html")
+    if family != "feedback-loop-errors" or product == "draganddrop"
+]
+
+
+@pytest.mark.parametrize(("family", "product"), CASES, ids=lambda v: str(v))
+def test_every_log_type_equals_the_ground_truth_over_the_dst_change(
+    sandbox: Any, hook: CopernicaHook, family: str, product: str
+) -> None:
+    type_name = LOG_TYPES[family][product == "html"]
+    options = {"log_type": family, "product": product}
+    rows = rows_of(prepare(hook, "logfile_events", options=options, window=DST_DAYS))
+    expected = sandbox.app.logfiles.expected_ids(type_name, DST_DAYS.start, DST_DAYS.end)
+    assert expected and sorted(row["id"] for row in rows) == expected
+
+
+def busiest_utc_day(sandbox: Any, type_name: str) -> Window:
+    days = Counter(
+        datetime.fromtimestamp(moment, UTC).date()
+        for moment, _ in sandbox.app.logfiles.entries(type_name)
+    )
+    day = max(sorted(days), key=lambda d: days[d])
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
+
+
+def test_one_utc_day_is_exact_and_costs_one_call_per_file(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None
+) -> None:
+    window = busiest_utc_day(sandbox, "cdm-click")
+    extraction = prepare(hook, "logfile_events", options={"log_type": "clicks"}, window=window)
+    rows = rows_of(extraction)
+    expected = sandbox.app.logfiles.expected_ids("cdm-click", window.start, window.end)
+    assert sorted(row["id"] for row in rows) == expected and expected
+    # a UTC day touches two local days: the dates, then per day its names and its file
+    calls = [("/v4/logfiles", "")]
+    for day in (window.start.date(), window.end.date()):
+        calls.append(("/v4/logfiles", f"date={day.isoformat()}&type=cdm-click"))
+        for name in sandbox.app.logfiles.names(day.isoformat(), "cdm-click"):
+            calls.append((f"/v4/logfile/{name}/json", ""))
+    assert [(r.path, r.query) for r in sandbox.iter_requests("/v4/")] == calls
+    assert len(calls) == 5 and extraction.api_calls == 5
+    row = rows[0]
+    assert row["email"].endswith("@example.com") and row["country"] and "tags" in row
+    assert row["time"].endswith("+00:00")  # naive local -> UTC like every timestamp
+
+
+def test_a_window_reaching_into_today_is_refused_before_any_call(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = Window(now - timedelta(days=2), now)
+    extraction = prepare(hook, "logfile_events", options={"log_type": "clicks"}, window=window)
+    with pytest.raises(CopernicaConfigError, match="has not ended.*still being written"):
+        rows_of(extraction)
+    assert list(sandbox.iter_requests("/v4/")) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({}, "needs option 'log_type': one of attempts, deliveries"),
+        ({"log_type": "opens"}, "valid log types: attempts, deliveries, retries"),
+        ({"log_type": "pom-clicks"}, "is a html log, but the product is 'draganddrop'"),
+    ],
+)
+def test_bad_log_types_are_refused_naming_the_choices(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None, options: dict, needle: str
+) -> None:
+    with pytest.raises(CopernicaConfigError) as caught:
+        prepare(hook, "logfile_events", options=options, window=THREE_DAYS)
+    assert needle in str(caught.value)
+    assert list(sandbox.iter_requests("/v4/")) == []
+
+
+def test_copernicas_own_type_name_is_accepted(sandbox: Any, hook: CopernicaHook) -> None:
+    options = {"log_type": "pom-clicks", "product": "html"}
+    rows = rows_of(prepare(hook, "logfile_events", options=options, window=THREE_DAYS))
+    assert sorted(r["id"] for r in rows) == sandbox.app.logfiles.expected_ids(
+        "pom-clicks", THREE_DAYS.start, THREE_DAYS.end
+    )
+
+
+def test_a_download_cut_off_in_transit_is_retried_whole(
+    sandbox: Any, connect: Any, fresh_log: None
+) -> None:
+    from airflow_provider_copernica.engine.paging import LogfilePaginator, walk_pages
+
+    window = busiest_utc_day(sandbox, "cdm-click")
+    name = sandbox.app.logfiles.names(window.start.date().isoformat(), "cdm-click")[0]
+    hook = CopernicaHook(connect())
+    sandbox.faults.set("truncate:1")  # the first download gets half the file, status 200
+    paginator = LogfilePaginator(7, "GET logfile")
+    pages = list(walk_pages(hook, f"logfile/{name}/json", [], paginator))
+    day = window.start.date().isoformat()
+    expected = [row["id"] for row in sandbox.app.logfiles.rows("cdm-click", day)]
+    assert [row["id"] for page in pages for row in page] == expected  # none lost or twice
+    assert len(pages) == -(-len(expected) // 7) > 1
+    assert len(list(sandbox.iter_requests(f"/v4/logfile/{name}/json"))) == 2
+
+
+def test_the_streaming_parser_reads_any_chunking() -> None:
+    records = [
+        {"id": f"x{n}", "city": "Zürich ü€", "n": n, "nested": {"a": [1, "]"]}} for n in range(50)
+    ]
+    data = json.dumps(records, ensure_ascii=False).encode()
+    for size in (1, 2, 3, 7, 64, 1 << 16):
+        assert list(iter_json_records(io.BytesIO(data), chunk_size=size)) == records
+    assert list(iter_json_records(io.BytesIO(b" [ ] "))) == []
+    assert list(iter_json_records(io.BytesIO(b""))) == []
+    with pytest.raises(Exception, match="ends"):
+        list(iter_json_records(io.BytesIO(data[:-10])))
+
+
+def logfile_of(path: Any, rows: int) -> Any:
+    row = {"id": "cdm-0", "time": "2026-10-25 02:30:00", "email": "a@example.com", "tags": ""}
+    with path.open("wb") as out:
+        out.write(b"[")
+        out.write(b",".join(json.dumps(row | {"id": f"cdm-{n}"}).encode() for n in range(rows)))
+        out.write(b"]")
+    return path
+
+
+# A child process parses one file and prints its record count and peak RSS (MB).
+_PEAK_RSS = (
+    "import resource, sys\n"
+    "from airflow_provider_copernica.catalog.logfiles import iter_json_records\n"
+    "with open(sys.argv[1], 'rb') as stream:\n"
+    "    count = sum(1 for _ in iter_json_records(stream))\n"
+    "print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+)
+
+
+def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    import tracemalloc
+
+    path = logfile_of(tmp_path / "cdm-click.2026-10-25.log", 200_000)
+    tracemalloc.start()
+    with path.open("rb") as stream:
+        count = sum(1 for _ in iter_json_records(stream))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    size_mb, peak_mb = path.stat().st_size / 2**20, peak / 2**20
+    print(f"200,000-row logfile ({size_mb:.1f} MB): parser peak {peak_mb:.2f} MB")
+    assert count == 200_000 and peak_mb < 1.0  # one 64 kB chunk and one record, not the file
+    # the process's peak RSS, against a 2,000-row file parsed the same way
+    small = logfile_of(tmp_path / "cdm-click.2026-10-24.log", 2_000)
+    peaks = {}
+    for rows, file in ((2_000, small), (200_000, path)):
+        child = [sys.executable, "-c", _PEAK_RSS, str(file)]
+        out = subprocess.run(child, capture_output=True, text=True, check=True, timeout=300)
+        counted, rss = out.stdout.splitlines()[-1].split()
+        assert int(counted) == rows
+        peaks[rows] = float(rss)
+    growth = peaks[200_000] - peaks[2_000]
+    print(f"peak RSS: 2,000 rows {peaks[2_000]:.1f} MB, 200,000 rows {peaks[200_000]:.1f} MB")
+    assert growth < 0.5 * size_mb  # far less than the file: it is never held whole
+
+
+DOCUMENTED = [
+    "id",
+    "time",
+    "mailingid",
+    "profileid",
+    "subprofileid",
+    "databaseid",
+    "collectionid",
+    "senderdomain",
+    "templateid",
+    "tags",
+    "email",
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "extra"),
+    [("clicks", ["url", "ip", "useragent", "country", "city"]), ("deliveries", ["attempts"])],
+)
+def test_copernica_datasets_lists_a_log_types_columns_documented_ones_first(
+    capsys: Any, family: str, extra: list[str]
+) -> None:
+    from airflow_provider_copernica.cli.arguments import main
+
+    assert main(["datasets", "logfile_events", "--option", f"log_type={family}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    columns = [
+        line.split()[0]
+        for line in lines[lines.index(next(x for x in lines if x.startswith("---"))) + 1 :]
+    ]
+    assert columns == DOCUMENTED + extra
+
+
+def test_days_before_the_oldest_kept_date_are_refused_after_one_call(
+    sandbox: Any, hook: CopernicaHook, fresh_log: None
+) -> None:
+    from airflow_provider_copernica.exceptions import CopernicaAPIError
+
+    oldest = sandbox.app.logfiles.dates()[0]
+    window = Window(datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 6, 2, tzinfo=UTC))
+    extraction = prepare(hook, "logfile_events", options={"log_type": "clicks"}, window=window)
+    with pytest.raises(
+        CopernicaAPIError, match=f"no longer keeps logfiles of 2025-06-01.*{oldest}"
+    ):
+        rows_of(extraction)
+    assert [(r.path, r.query) for r in sandbox.iter_requests("/v4/")] == [("/v4/logfiles", "")]
