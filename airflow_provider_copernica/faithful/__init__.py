@@ -1,1 +1,2 @@
-"""faithful"""
+"""A faithful copy over time: the state kept beside the output, deletions, schema drift
+and restatement of earlier intervals."""

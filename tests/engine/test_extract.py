@@ -53,7 +53,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("unsubscribes", {"product": "draganddrop", "unique": "true"}),
 ]
 for _name, _entry in DATASETS.items():
-    if _entry.product and not _entry.required_options:  # logfile_events: tests/catalog/test_logfiles.py
+    if _entry.product and not _entry.required_options:  # logfile_events: see test_logfiles.py
         CASES += [(_name, {"product": product}) for product in _entry.products]
 
 
