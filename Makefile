@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-browser lint format demo demo-stop bench sandbox readme-table clean
+.PHONY: venv test test-browser lint format docs demo demo-stop bench sandbox readme-table clean
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 demo: $(STAMP)
 	bash scripts/demo.sh start
 
@@ -48,4 +52,4 @@ sandbox: $(STAMP)
 	$(BIN)/copernica sandbox --port 8900
 
 clean:
-	rm -rf $(VENV) .demo .bench build *.egg-info .browser-screenshots
+	rm -rf $(VENV) .demo .bench build site *.egg-info .browser-screenshots
