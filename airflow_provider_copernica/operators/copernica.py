@@ -46,8 +46,9 @@ class CopernicaToStorageOperator(BaseOperator):
     The window is the run's data interval (or the ``date_from``/``date_to`` params of a
     manual run); the file is written atomically (a temporary beside it, then renamed over it)
     and a re-run of the interval replaces it. Every run emits an event on
-    :attr:`output_asset` (declared as an outlet when the DAG is parsed; see :mod:`airflow_provider_copernica.output.assets`) whose
-    extra is ``{uri, rows, dataset, interval_start, interval_end}``. See docs/operator.md.
+    :attr:`output_asset` (declared as an outlet when the DAG is parsed; see
+    :mod:`airflow_provider_copernica.output.assets`) whose extra is ``{uri, rows, dataset,
+    interval_start, interval_end}``. See docs/operator.md.
 
     :param dataset: the catalog name of the dataset (``copernica datasets`` lists them);
         checked when the DAG is parsed.
