@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only list the stale regions")
     args = parser.parse_args(argv)
     names = args.names or None
+    try:
+        regions(names)
+    except ValueError as exc:
+        parser.error(str(exc))  # exit 2, naming the valid regions
     if "AIRFLOW_HOME" not in os.environ and any(r.name == "catalog-calls" for r in regions(names)):
         from benchmarks.common import setup_environment  # a throw-away home for the operator
 
