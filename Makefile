@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-browser lint format demo demo-stop bench sandbox readme-table clean
+.PHONY: venv test test-browser lint format docs demo demo-stop bench sandbox docs-tables clean
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link fails.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
+
 demo: $(STAMP)
 	bash scripts/demo.sh start
 
@@ -40,12 +44,13 @@ demo-stop:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
-# The README's dataset table from the catalog (`copernica datasets --markdown`).
-readme-table: $(STAMP)
-	$(BIN)/python -c "from airflow_provider_copernica.catalog.describe import update_readme; update_readme('README.md')"
+# The generated tables of the docs (datasets, connection settings, calls per run; see
+# scripts/docs_tables.py): one command rewrites them all, one test keeps them true.
+docs-tables: $(STAMP)
+	$(BIN)/python -m scripts.docs_tables
 
 sandbox: $(STAMP)
 	$(BIN)/copernica sandbox --port 8900
 
 clean:
-	rm -rf $(VENV) .demo .bench build *.egg-info .browser-screenshots
+	rm -rf $(VENV) .demo .bench build site *.egg-info .browser-screenshots

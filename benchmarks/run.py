@@ -474,8 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + text)
     if not args.quick or args.write:
         write_results(args.results, text)
-        if catalog_section is not None:
-            catalog_calls.splice(args.results, catalog_section)
+        if catalog_section is not None:  # the catalog-calls region of make docs-tables
+            from scripts.docs_tables import regions
+
+            regions(["catalog-calls"])[0].splice(catalog_section, args.results, append=True)
         print(f"wrote {args.results}")
     return 0
 

@@ -1,5 +1,5 @@
 """One large profiles snapshot split across the Airflow workers: P id ranges, one mapped
-task each, and a manifest written last (README: "Partitioned extraction across workers").
+task each, and a manifest written last (docs/scaling.md: "Partitioned extraction across workers").
 
 Three tasks:
 

@@ -4,7 +4,7 @@ Shows:
 
 * ``schedule=[PROFILES]``: an asset schedule, no timetable. Every successful extraction
   emits an event on the stable asset of its dataset and output location (one asset for all
-  intervals; see the README's Operator section for the naming rule), so this DAG runs after
+  intervals; see docs/operator.md, "Asset events", for the naming rule), so this DAG runs after
   each daily run and after each day of a backfill (events that arrive together are consumed
   by one run);
 * ``output_asset(...)``: the same function the operator uses to name its asset, so the URI

@@ -10,7 +10,7 @@ Shows:
   ``$AIRFLOW_HOME/data/copernica/copernica_snapshots/<dataset>/<start>_<end>.parquet``
   (give ``output_uri``/``output_conn_id`` for object storage);
 * keyset paging (``fields[]=id>last``): exact while profiles are added or removed during the
-  run, and memory does not grow with the database (README: "Keeping a faithful copy").
+  run, and memory does not grow with the database (docs/faithful-copy.md).
 """
 
 from __future__ import annotations

@@ -348,7 +348,7 @@ for asset in api("GET", "assets?limit=100")["assets"]:
 say(f"{asset_dag} (schedule=[the profiles asset]) ran {len(downstream)} time(s): "
     + ", ".join(f"{r['dag_run_id']} {r['state']}" for r in downstream))
 if first_file is not None:
-    say(f"time to first landed file: {first_file:.1f}s (the README promises about 60 s)")
+    say(f"time to first landed file: {first_file:.1f}s")
 failed = [d for d, r in runs.items() if r["state"] != "success"]
 if failed:
     say(f"WARNING: failed runs for {', '.join(sorted(failed))}: open them in the UI to see the logs")

@@ -112,7 +112,7 @@ class Discovery:
 
 KINDS = ("structure", "profiles", "emailings", "events", "statistics", "logfiles", "selections")
 KINDS += ("other",)
-"""How ``copernica datasets`` and the README group the catalog (``Dataset.kind``)."""
+"""How ``copernica datasets`` and docs/datasets.md group the catalog (``Dataset.kind``)."""
 
 
 @dataclass(frozen=True)
@@ -616,7 +616,7 @@ _DELETION_COLUMNS = (
 
 def _faithful_copy_entries() -> list[Dataset]:
     """Current-state snapshots, id snapshots and the deletions found by comparing the id
-    snapshots of consecutive runs (README: "Keeping a faithful copy")."""
+    snapshots of consecutive runs (docs/faithful-copy.md)."""
     entries: list[Dataset] = []
     for records, kind, owner, columns in (
         ("profiles", "profile", "database", _PROFILE_COLUMNS),

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--markdown",
         action="store_true",
-        help="Print the catalog as the README's markdown table.",
+        help="Print the catalog as the markdown table of docs/datasets.md.",
     )
     p.set_defaults(handler=_handler(_COMMANDS, "datasets_command"))
 

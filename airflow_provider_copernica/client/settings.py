@@ -2,8 +2,9 @@
 
 ``EXTRA_FIELDS`` is the one list of connection extras: each :class:`ExtraField` carries its
 label, default, bounds and parser. :meth:`CopernicaSettings.from_fields` (hook and trigger),
-the connection form (``get_provider_info``'s ``conn-fields``) and the README's connection
-table (:func:`connection_table`) are all built from it.
+the connection form (``get_provider_info``'s ``conn-fields``) and the connection table of
+docs/connection.md (:func:`connection_table`, written there by ``make docs-tables``) are all
+built from it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ DEFAULT_API_VERSION = "v4"
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
-# Requests in flight per task (see the README's "Concurrency": why 1).
+# Requests in flight per task (docs/scaling.md, "Concurrency within a task": why 1).
 DEFAULT_MAX_CONCURRENCY = 1
 MAX_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 60.0
@@ -53,7 +54,7 @@ def _invalid(message: str) -> Exception:
 
 @dataclass(frozen=True)
 class CopernicaSettings:
-    """Validated connection settings (see the connection table in the README)."""
+    """Validated connection settings (see the connection table in docs/connection.md)."""
 
     access_token: str = field(repr=False)
     host: str = DEFAULT_HOST
@@ -394,7 +395,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
 
 
 def connection_table() -> str:
-    """The README's connection table (Markdown), generated from ``EXTRA_FIELDS``."""
+    """The connection table of docs/connection.md (Markdown), generated from ``EXTRA_FIELDS``."""
     rows = [
         "| field | meaning | default |",
         "|---|---|---|",
@@ -406,8 +407,8 @@ def connection_table() -> str:
         meaning = f.description + (f" ({f.bounds})" if f.bounds else "")
         default = "none" if f.default is None else f"`{_show(f.default)}`"
         rows.append(f"| `{f.name}` | {meaning} | {default} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":  # python -m airflow_provider_copernica.client.settings: print the table
-    print(connection_table(), end="")
+    print(connection_table())

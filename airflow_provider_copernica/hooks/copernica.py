@@ -58,7 +58,18 @@ __all__ = [
 
 
 class CopernicaHook(BaseHook):
-    """Talks to the Copernica REST API: JWT auth, pooled HTTP, retries and paging."""
+    """Talks to the Copernica REST API: JWT auth, pooled HTTP, retries and paging.
+
+    The access token is exchanged once for a JWT (cached until shortly before it expires);
+    429/502/503/504, dropped connections, timeouts and cut-off replies are retried within the
+    connection's ``max_retry_duration``. ``api_calls`` counts every ``/v4`` request (retries
+    included; Copernica meters them), ``auth_calls`` the JWT exchanges. See
+    docs/connection.md.
+
+    :param copernica_conn_id: the Airflow connection of type ``copernica`` (default
+        ``copernica_default``).
+    :param settings: already validated settings, used instead of reading the connection.
+    """
 
     conn_name_attr = "copernica_conn_id"
     default_conn_name = DEFAULT_CONN_ID
@@ -263,7 +274,13 @@ class CopernicaHook(BaseHook):
         return self.core.read_reply(call, response.status_code, response.headers, content)
 
     def get(self, path: str, params: Params = None) -> Any:
-        """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included)."""
+        """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included).
+
+        :param path: the path below the API version, e.g. ``database/7616/profiles``.
+        :param params: query parameters, a mapping or ``(name, value)`` pairs (Copernica
+            repeats ``fields[]``).
+        :return: the decoded JSON reply.
+        """
         return self._send(self._attempt, path, params)
 
     def download(
@@ -275,9 +292,15 @@ class CopernicaHook(BaseHook):
         complete: Callable[[IO[bytes]], bool] | None = None,
     ) -> int:
         """GET a file (a logfile) into ``into`` in chunks, never whole in memory; same auth
-        and retry rules as :meth:`get` (a retry rewrites ``into`` from the start, so it
-        holds exactly one complete reply; ``complete(into)`` False = a cut-off body, retried).
-        Returns the bytes written."""
+        and retry rules as :meth:`get`.
+
+        :param path: the path below the API version, e.g. ``logfile/{name}/json``.
+        :param params: query parameters, as for :meth:`get`.
+        :param into: a binary file; a retry rewrites it from the start, so it holds exactly
+            one complete reply.
+        :param complete: ``complete(into)`` False means a cut-off body, which is retried.
+        :return: the bytes written.
+        """
         return self._send(self._download_attempt, path, params, into, complete)
 
     def _send(self, attempt: Callable[..., Any], path: str, params: Params, *args: Any) -> Any:
@@ -366,19 +389,32 @@ class CopernicaHook(BaseHook):
         return self.iter_pages(path, params, paging="keyset")
 
     def paginate(self, path: str, params: Params = None) -> Iterator[dict]:
-        """Records of :meth:`iter_pages`."""
+        """Records of ``path`` by offset (``start``/``limit``), one page per request.
+
+        :param path: the listing's path below the API version, e.g. ``draganddrop/emailings``.
+        :param params: its query parameters, as for :meth:`get`.
+        """
         for page in self.iter_pages(path, params):
             yield from page
 
     def paginate_by_id(self, path: str, params: Params = None) -> Iterator[dict]:
-        """Records of :meth:`iter_pages_by_id`."""
+        """Records of ``path`` by key (``orderby=id``, ``fields[]=id>{last}``): exact while
+        records are added or removed between pages.
+
+        :param path: the listing's path below the API version, e.g. ``database/7616/profiles``.
+        :param params: its query parameters (e.g. ``[("fields[]", "country==NL")]``).
+        """
         for page in self.iter_pages_by_id(path, params):
             yield from page
 
     # -- connection test
 
     def test_connection(self) -> tuple[bool, str]:
-        """Call ``identity``: what the Airflow UI's Test button shows."""
+        """Call ``identity``: what the Airflow UI's Test button shows.
+
+        :return: ``(True, "Connected to account <name> (<company>)")``, or ``(False, reason)``
+            with no secret in it.
+        """
         try:
             identity = self.get("identity")
         except CopernicaError as exc:
@@ -395,7 +431,13 @@ class CopernicaHook(BaseHook):
 
 
 class CopernicaAsyncHook:
-    """The hook's rules (settings, JWT cache, retries) over ``httpx.AsyncClient``."""
+    """The hook's rules (settings, JWT cache, retries) over ``httpx.AsyncClient``: what the
+    trigger uses in the triggerer's event loop.
+
+    :param copernica_conn_id: the Airflow connection of type ``copernica`` (default
+        ``copernica_default``).
+    :param settings: already validated settings, used instead of reading the connection.
+    """
 
     def __init__(
         self,
@@ -484,7 +526,12 @@ class CopernicaAsyncHook:
         return core.read_reply(call, response.status_code, response.headers, response.content)
 
     async def get(self, path: str, params: Params = None) -> Any:
-        """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included)."""
+        """GET ``{api_base}/{path}`` and return its decoded JSON (retries and re-auth included).
+
+        :param path: the path below the API version, e.g. ``database/7616/profiles``.
+        :param params: query parameters, a mapping or ``(name, value)`` pairs.
+        :return: the decoded JSON reply.
+        """
         core = await self._get_core()
         what = describe("GET", core.settings, path)
         query = query_pairs(params)

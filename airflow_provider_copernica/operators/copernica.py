@@ -43,27 +43,44 @@ def _templated(value: Any) -> bool:
 class CopernicaToStorageOperator(BaseOperator):
     """Extract one Copernica dataset for the run's data interval into one file.
 
-    See the README's Operator section: the window is the run's data interval (or the
-    ``date_from``/``date_to`` params of a manual run), the file is written atomically, and
-    the return value (XCom) is ``{uri, rows, dataset, interval_start, interval_end,
-    api_calls}``. Every run emits an event on :attr:`output_asset` (declared as an outlet
-    when the DAG is parsed; see :mod:`airflow_provider_copernica.output.assets`) whose extra is
-    ``{uri, rows, dataset, interval_start, interval_end}``.
+    The window is the run's data interval (or the ``date_from``/``date_to`` params of a
+    manual run); the file is written atomically (a temporary beside it, then renamed over it)
+    and a re-run of the interval replaces it. Every run emits an event on
+    :attr:`output_asset` (declared as an outlet when the DAG is parsed; see
+    :mod:`airflow_provider_copernica.output.assets`) whose extra is ``{uri, rows, dataset,
+    interval_start, interval_end}``. See docs/operator.md.
 
-    ``restate_intervals=N`` also extracts the ``N`` data intervals before the run's one
-    again (README, "Restatement"): each into its own file, ``output_uri`` rendered as a run of
-    that interval would render it, each replaced atomically; the XCom and the asset event's
-    extra then add ``restated``, a list of ``{uri, rows, interval_start, interval_end}``, and
-    ``api_calls`` counts them all.
-
-    "Keeping a faithful copy": ``schema_policy`` (``evolve``, ``pin``, ``fail``; ``drift.py``)
-    and ``state_uri`` (id snapshots of the deletions datasets and pinned columns; default
-    ``_copernica_state/`` beside the output file; ``state.py``).
-
-    ``id_range={"after": N, "upto": M}`` extracts only the records with ``N < id <= M``
-    (``upto=None``: no upper bound), ANDed with the window and ``filters``; keyset-paged
-    datasets only. It is how a partitioned extraction maps one task per id range (README,
-    "Partitioned extraction across workers"); the XCom then adds ``id_range``.
+    :param dataset: the catalog name of the dataset (``copernica datasets`` lists them);
+        checked when the DAG is parsed.
+    :param dataset_options: what the dataset needs or takes, e.g. ``{"database_id": 7616}``
+        or ``{"product": "html"}``; checked before any API call. (templated)
+    :param fields: the columns to write, in that order (``id`` is always kept, first);
+        ``None`` writes every column. (templated)
+    :param filters: Copernica conditions such as ``"country==Netherlands"`` for profiles and
+        subprofiles, ANDed with the interval and checked before they are sent. (templated)
+    :param metadata: metadata columns to add: ``_extracted_at``, ``_interval_start``,
+        ``_interval_end``, ``_dataset``, ``_run_id``.
+    :param output_uri: where the file goes: a path, ``file://``, ``s3://``, ``gs://`` or any
+        attached fsspec filesystem; default
+        ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``. (templated)
+    :param file_format: ``jsonl`` (default), ``csv`` or ``parquet`` (needs pyarrow on the
+        worker, checked when the task runs).
+    :param allow_empty: write an empty file for an interval without records instead of
+        failing with ``CopernicaEmptyResultError``.
+    :param copernica_conn_id: the Copernica connection (default ``copernica_default``).
+    :param output_conn_id: the Airflow connection of the object store ``output_uri`` names.
+    :param restate_intervals: extract the ``N`` data intervals before the run's one again,
+        each into its own file (``output_uri`` rendered as a run of that interval would
+        render it); the XCom and the event's extra then add ``restated``.
+    :param schema_policy: what a change of a database's fields does between runs:
+        ``evolve`` (default), ``pin`` or ``fail``.
+    :param state_uri: where the id snapshots of the deletions datasets and the pinned
+        columns live; default ``_copernica_state/`` beside the output file. (templated)
+    :param id_range: ``{"after": N, "upto": M}`` extracts only the records with
+        ``N < id <= M`` (``upto=None``: no upper bound), keyset-paged datasets only: one
+        part of a partitioned extraction; the XCom then adds ``id_range``. (templated)
+    :return: (XCom) ``{uri, rows, dataset, interval_start, interval_end, api_calls}``; the
+        data itself never goes into XCom.
     """
 
     template_fields: Sequence[str] = (

@@ -95,13 +95,23 @@ def _run_id(context: Context) -> str | None:
 class CopernicaPartitionsOperator(BaseOperator):
     """Plan a partitioned extraction: ONE probe request, ``partitions`` id ranges.
 
-    Returns (XCom) a list of ``{"id_range": {...}, "output_uri": ...}``, one per part, for
-    ``CopernicaToStorageOperator.partial(...).expand_kwargs(plan.output)``. The parts go to
-    ``output_dir`` (templated; default ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/
-    <interval>``, or ``.../<run_id>`` for a snapshot without interval). Before probing it
-    removes ``output_dir``'s ``_manifest.json``: until the new one is written, the set is
-    incomplete. Fewer parts than asked when the id span is smaller. Give it the parts'
-    ``file_format`` (the parts' names carry its extension) and ``output_conn_id``.
+    Before probing it removes ``output_dir``'s ``_manifest.json``: until the new one is
+    written, the set is incomplete. Fewer parts than asked when the id span is smaller. See
+    docs/scaling.md, "Partitioned extraction across workers".
+
+    :param dataset: a keyset-paged dataset (``profiles``, ``profiles_snapshot``,
+        ``subprofiles``, ``subprofiles_snapshot``, ``view_profiles``,
+        ``miniview_subprofiles``); any other is refused when the DAG is parsed.
+    :param dataset_options: the dataset's options, as for the extraction. (templated)
+    :param partitions: how many id ranges (parts) to cut. (templated)
+    :param output_dir: where the parts go; default
+        ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<interval>`` (``.../<run_id>`` for
+        a snapshot without interval). (templated)
+    :param file_format: the parts' format (their names carry its extension).
+    :param copernica_conn_id: the Copernica connection (default ``copernica_default``).
+    :param output_conn_id: the Airflow connection of the object store ``output_dir`` names.
+    :return: (XCom) one ``{"id_range": {...}, "output_uri": ...}`` per part, for
+        ``CopernicaToStorageOperator.partial(...).expand_kwargs(plan.output)``.
     """
 
     template_fields: Sequence[str] = ("dataset_options", "output_dir", "partitions")
@@ -197,13 +207,17 @@ class CopernicaPartitionsOperator(BaseOperator):
 class CopernicaManifestOperator(BaseOperator):
     """Write ``_manifest.json`` for a set of parts, last and atomically.
 
-    ``parts`` is the mapped extraction's output (each ``{uri, rows, dataset, interval_start,
-    interval_end, id_range, ...}``), ``plan`` the planner's (optional: with it, the manifest
-    is refused unless the parts are exactly the planned ones). All parts must lie in one
-    directory; the manifest goes there. Each part's bytes and sha256 are read back once.
-    Part files (``part-NNNNN-of-NNNNN.*``) in that directory that the manifest does not list
-    (an earlier run with another number of parts) are removed after the manifest is written.
-    Returns ``{manifest_uri, parts, rows}``.
+    All parts must lie in one directory; the manifest goes there. Each part's bytes and
+    sha256 are read back once. Part files (``part-NNNNN-of-NNNNN.*``) in that directory that
+    the manifest does not list (an earlier run with another number of parts) are removed
+    after the manifest is written.
+
+    :param parts: the mapped extraction's output (each ``{uri, rows, dataset,
+        interval_start, interval_end, id_range, ...}``). (templated)
+    :param plan: the planner's output (optional: with it, the manifest is refused unless the
+        parts are exactly the planned ones). (templated)
+    :param output_conn_id: the Airflow connection of the object store the parts are in.
+    :return: (XCom) ``{manifest_uri, parts, rows}``.
     """
 
     template_fields: Sequence[str] = ("parts", "plan")

@@ -29,15 +29,26 @@ if TYPE_CHECKING:
 
 
 class CopernicaSensor(BaseSensorOperator):
-    """True once ``dataset`` has at least ``min_records`` records in the run's data interval.
+    """Wait until ``dataset`` has at least ``min_records`` records in the run's data interval.
 
     The window follows the operator's rules (the data interval, or the ``date_from``/
-    ``date_to`` params of a manual run); snapshot datasets count all their records. A poke
+    ``date_to`` params of a manual run); snapshot datasets count all their records. A check
     is one ``limit=1`` request read for its ``total`` (datasets without one are paged and
-    counted up to ``min_records``). ``mode``, ``timeout``, ``poke_interval`` (default 300 s:
-    Copernica bills calls), ``exponential_backoff`` and ``soft_fail`` are
-    BaseSensorOperator's. ``deferrable=True`` checks once, then hands the wait to
-    :class:`~airflow_provider_copernica.triggers.copernica.CopernicaTrigger`.
+    counted up to ``min_records``). A check that still meets 429/5xx after the retry budget
+    counts as "not yet". ``mode``, ``timeout``, ``exponential_backoff``, ``max_wait`` and
+    ``soft_fail`` are ``BaseSensorOperator``'s. See docs/sensor-preview.md.
+
+    :param dataset: the catalog name of the dataset; checked when the DAG is parsed.
+    :param dataset_options: what the dataset needs or takes, as for the operator; checked at
+        the first check, before any request. (templated)
+    :param filters: Copernica conditions ANDed with the interval (profiles, subprofiles), so
+        the filtered records are counted. (templated)
+    :param min_records: how many records make the sensor succeed (a whole number >= 1).
+    :param copernica_conn_id: the Copernica connection (default ``copernica_default``).
+    :param deferrable: check once on the worker, then wait in the triggerer
+        (:class:`~airflow_provider_copernica.triggers.copernica.CopernicaTrigger`), holding no
+        worker slot; default ``[operators] default_deferrable``.
+    :param poke_interval: seconds between checks; default 300 (Copernica bills every call).
     """
 
     template_fields: Sequence[str] = ("dataset_options", "filters")

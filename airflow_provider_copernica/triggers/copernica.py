@@ -35,8 +35,18 @@ class CopernicaTrigger(BaseTrigger):
     Fires once: ``{"status": "success", "count": n, ...}``, or ``{"status": "error",
     "message": ...}`` on an error that retrying will not fix (bad option, HTTP 400, refused
     token). Outages that outlast the hook's retry budget are logged and checked again at the
-    next interval; the sensor's ``timeout`` bounds the wait. ``window_start``/``window_end``
-    are ISO-8601 strings; ``initial_delay`` seconds pass before the first check.
+    next interval; the sensor's ``timeout`` bounds the wait. Its arguments hold no secret:
+    only the connection id.
+
+    :param dataset: the catalog name of the dataset.
+    :param window_start: the window's start, an ISO-8601 string.
+    :param window_end: the window's end (exclusive), an ISO-8601 string.
+    :param dataset_options: the dataset's validated options.
+    :param min_records: how many records make it fire ``success``.
+    :param filters: Copernica conditions ANDed with the window.
+    :param copernica_conn_id: the Copernica connection (default ``copernica_default``).
+    :param poke_interval: seconds between checks.
+    :param initial_delay: seconds before the first check.
     """
 
     def __init__(

@@ -140,7 +140,7 @@ def test_counting_a_client_side_window_pages_instead_of_probing(
 
 
 def test_a_list_the_catalog_lacks_is_one_endpoint_away(sandbox: Any, hook: CopernicaHook) -> None:
-    # the README's example: a Publisher template's documents
+    # docs/datasets.md's example: a Publisher template's documents
     options = {"path": "html/template/579/documents"}
     rows = rows_of(prepare(hook, "endpoint", options=options))
     documents = sandbox.data.coverage.documents

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_copernica.catalog import describe as catalog
 from airflow_provider_copernica.catalog.datasets import DATASETS, KINDS
 from airflow_provider_copernica.cli.arguments import main
 from airflow_provider_copernica.engine.preview import preview_rows
@@ -30,17 +28,6 @@ def test_datasets_lists_every_dataset(capsys: pytest.CaptureFixture[str]) -> Non
         at = next(i for i, line in enumerate(lines) if line.startswith(name + " "))
         above = [line for line in lines[:at] if line[:-1] in KINDS and line.endswith(":")]
         assert above[-1] == f"{entry.kind}:", name
-
-
-def test_readme_dataset_table_is_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    start = readme.index(catalog.README_START) + len(catalog.README_START)
-    table = readme[start : readme.index(catalog.README_END)].strip()
-    assert table == catalog.markdown_table()
-    for name in DATASETS:
-        assert f"| `{name}` |" in table
-    assert main(["datasets", "--markdown"]) == 0
-    assert capsys.readouterr().out.strip() == table
 
 
 def test_datasets_profiles_lists_the_database_columns_with_one_call(

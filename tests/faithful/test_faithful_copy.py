@@ -102,7 +102,7 @@ def test_snapshot_equals_the_live_records_with_churn_between_pages(
         # re-inserted at the end, so the file is the live state at the end of the run
         assert ids == after
     else:
-        # id-range partitions read parts of the list at once (README, Concurrency): every
+        # id-range partitions read parts of the list at once (docs/scaling.md, Concurrency): every
         # record live for the whole run is there, nothing that never existed is; a record
         # deleted or created during the run may or may not be
         assert before & set(after) <= set(ids) <= before | set(after)
@@ -278,7 +278,7 @@ def test_deletions_over_three_runs_are_exact_once_each_and_idempotent(
         for x in (state / manifests[2].replace(".json", ".jsonl")).read_text().splitlines()
     ]
     assert snapshot_3 == profile_ids(sandbox)
-    # the README's state size: 8 bytes plus the digits per id
+    # docs/faithful-copy.md's state size: 8 bytes plus the digits per id
     size = (state / manifests[2].replace(".json", ".jsonl")).stat().st_size
     assert size == sum(8 + len(str(i)) for i in snapshot_3)
 

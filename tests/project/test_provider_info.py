@@ -91,18 +91,6 @@ def test_settings_accept_every_declared_default() -> None:
     assert settings == CopernicaSettings.from_fields(host=None, password="x", extra={})
 
 
-def test_readme_connection_table_is_generated_from_the_extra_fields() -> None:
-    from airflow_provider_copernica.client.settings import connection_table
-
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert connection_table() in readme, (
-        "README's connection table differs from config.EXTRA_FIELDS: paste the output of "
-        "`python -m airflow_provider_copernica.client.settings` into README.md"
-    )
-    for f in EXTRA_FIELDS:
-        assert f"| `{f.name}` |" in readme
-
-
 def test_the_connection_form_plugin_is_registered() -> None:
     from airflow import plugins_manager
 
