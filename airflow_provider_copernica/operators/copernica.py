@@ -29,6 +29,7 @@ from airflow_provider_copernica.faithful.restatement import check_restate_interv
 from airflow_provider_copernica.output import lineage
 from airflow_provider_copernica.output.assets import default_output_dir, output_asset
 from airflow_provider_copernica.output.writers import FORMATS, check_file_format
+from airflow_provider_copernica.task_context import dag_id, run_id, task_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset, Context
@@ -185,26 +186,18 @@ class CopernicaToStorageOperator(BaseOperator):
         self.state_uri = state_uri
 
     def _window(self, context: Context) -> Window | None:
-        from airflow_provider_copernica.interval import window_from_context
-
-        try:
-            return window_from_context(context)
-        except CopernicaConfigError:
-            if get_dataset(self.dataset).snapshot:
-                return None  # a snapshot does not need one
-            raise
-
-    def _dag_id(self, context: Context) -> str:
-        dag = context.get("dag")
-        dag_id = getattr(dag, "dag_id", None) or getattr(context.get("dag_run"), "dag_id", None)
-        return str(dag_id or self.dag_id)
+        """The run's window; None for a snapshot (the entry as the run's options shape it)."""
+        entry = get_dataset(self.dataset)
+        return task_window(
+            context, entry.configured(validate_options(entry, self.dataset_options)).snapshot
+        )
 
     def default_output_uri(self, context: Context, window: Window | None, at: datetime) -> str:
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
         from airflow_provider_copernica.interval import compact_utc
 
         label = window.label if window is not None else f"snapshot_{compact_utc(at)}"
-        directory = default_output_dir(self._dag_id(context), self.dataset)
+        directory = default_output_dir(dag_id(context, self.dag_id), self.dataset)
         return (directory / f"{label}{FORMATS[self.file_format].extension}").as_uri()
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -276,7 +269,6 @@ class CopernicaToStorageOperator(BaseOperator):
         from airflow_provider_copernica.faithful.state import StateStore, default_state_uri
         from airflow_provider_copernica.output.writers import check_output_uri, open_writer
 
-        run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
         extraction = prepare(
             hook,
             self.dataset,
@@ -285,7 +277,7 @@ class CopernicaToStorageOperator(BaseOperator):
             filters=self._conditions(),
             metadata=self.metadata,
             window=window,
-            run_id=run_id,
+            run_id=run_id(context),
             log=self.log,
         )
         if not uri:

@@ -57,6 +57,7 @@ from airflow_provider_copernica.output.manifest import (
     write_atomically,
 )
 from airflow_provider_copernica.output.writers import check_file_format
+from airflow_provider_copernica.task_context import dag_id, run_id, task_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,21 +76,6 @@ def check_partitions(value: object) -> int:
             f"partitions must be a whole number from 1 to {MAX_PARTITIONS}, got {value!r}"
         )
     return int(text)
-
-
-def _window(context: Context, snapshot: bool) -> Window | None:
-    from airflow_provider_copernica.interval import window_from_context
-
-    try:
-        return window_from_context(context)
-    except CopernicaConfigError:
-        if snapshot:
-            return None  # a snapshot needs none
-        raise
-
-
-def _run_id(context: Context) -> str | None:
-    return context.get("run_id") or getattr(context.get("dag_run"), "run_id", None)
 
 
 class CopernicaPartitionsOperator(BaseOperator):
@@ -154,7 +140,7 @@ class CopernicaPartitionsOperator(BaseOperator):
         base = get_dataset(self.dataset)
         options = validate_options(base, self.dataset_options)
         entry = base.configured(options)
-        window = _window(context, entry.snapshot)
+        window = task_window(context, entry.snapshot)
         directory = canonical_output_uri(
             self.output_dir or self._default_dir(context, window),
             self.output_conn_id,
@@ -196,12 +182,10 @@ class CopernicaPartitionsOperator(BaseOperator):
         ]
 
     def _default_dir(self, context: Context, window: Window | None) -> str:
-        dag = context.get("dag")
-        dag_id = getattr(dag, "dag_id", None) or self.dag_id
         label = (
-            window.label if window is not None else re.sub(r"[^\w.-]", "_", _run_id(context) or "")
+            window.label if window is not None else re.sub(r"[^\w.-]", "_", run_id(context) or "")
         )
-        return (default_output_dir(str(dag_id), self.dataset) / label).as_uri()
+        return (default_output_dir(dag_id(context, self.dag_id), self.dataset) / label).as_uri()
 
 
 class CopernicaManifestOperator(BaseOperator):
@@ -271,8 +255,8 @@ class CopernicaManifestOperator(BaseOperator):
         first = parts[0]
         document = {
             "manifest_version": MANIFEST_VERSION,
-            "dag_id": self._dag_id(context),
-            "run_id": _run_id(context),
+            "dag_id": dag_id(context, self.dag_id),
+            "run_id": run_id(context),
             "dataset": first.get("dataset"),
             "interval_start": first.get("interval_start"),
             "interval_end": first.get("interval_end"),
@@ -289,7 +273,3 @@ class CopernicaManifestOperator(BaseOperator):
             if PART_NAME.match(name) and name not in keep and storage.remove(path):
                 self.log.info("Removed %s: a part of an earlier set, not in the manifest", path)
         return {"manifest_uri": storage.uri, "parts": len(listed), "rows": document["rows"]}
-
-    def _dag_id(self, context: Context) -> str:
-        dag = context.get("dag")
-        return str(getattr(dag, "dag_id", None) or self.dag_id)

@@ -19,6 +19,7 @@ from airflow_provider_copernica.exceptions import (
     CopernicaSensorError,
 )
 from airflow_provider_copernica.faithful.deletions import refuse_outside_operator
+from airflow_provider_copernica.task_context import window_from_context
 from airflow_provider_copernica.triggers.copernica import DEFAULT_POKE_INTERVAL, CopernicaTrigger
 
 if TYPE_CHECKING:
@@ -111,15 +112,11 @@ class CopernicaSensor(BaseSensorOperator):
         return count >= self.min_records
 
     def poke(self, context: Context) -> bool:
-        from airflow_provider_copernica.interval import window_from_context
-
         return self._check(window_from_context(context))
 
     def execute(self, context: Context) -> None:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_copernica.interval import window_from_context
-
         window = window_from_context(context)
         if self._check(window):
             return None

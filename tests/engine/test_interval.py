@@ -10,7 +10,8 @@ import pendulum
 import pytest
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
-from airflow_provider_copernica.interval import Window, parse_window, window_from_context
+from airflow_provider_copernica.interval import Window, parse_window
+from airflow_provider_copernica.task_context import window_from_context
 
 UTC = timezone.utc
 AMS = ZoneInfo("Europe/Amsterdam")

@@ -430,3 +430,16 @@ def test_own_outlets_are_kept_beside_the_output_asset(tmp_path: Path) -> None:
     )
     assert op.outlets == [mine, op.output_asset]
     assert op.output_asset is not None and op.output_asset.uri == (tmp_path / "c.jsonl").as_uri()
+
+
+def test_a_dataset_windowed_by_its_options_asks_for_the_interval_like_the_planner() -> None:
+    # templates is a snapshot unless created_in_interval=true: then a run without an interval
+    # is told what every windowed dataset is told (the task-context rule both operators share)
+    op = CopernicaToStorageOperator(
+        task_id="t",
+        dataset="templates",
+        dataset_options={"created_in_interval": True},
+        output_uri="/tmp/never-written.jsonl",
+    )
+    with pytest.raises(CopernicaConfigError, match="no data interval"):
+        op.execute(manual_context({}))

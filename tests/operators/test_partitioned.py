@@ -388,3 +388,16 @@ def test_example_dag_lands_the_set_and_a_failed_part_leaves_no_manifest(
     assert not (directory / MANIFEST_NAME).exists()
     with pytest.raises(CopernicaError, match="not complete"):
         read_manifest(directory.as_uri())
+
+
+def test_the_manifest_names_the_dag_of_the_dag_run_without_a_dag_in_the_context(
+    tmp_path: Path,
+) -> None:
+    part = tmp_path / "part-00000-of-00001.jsonl"
+    part.write_bytes(b'{"id":1}\n')
+    run = SimpleNamespace(run_id="manual__9", run_type="manual", conf={}, dag_id="from_the_run")
+    result = CopernicaManifestOperator(
+        task_id="m", parts=[{"uri": part.as_uri(), "rows": 1, "dataset": "profiles"}]
+    ).execute({"dag_run": run})
+    manifest = json.loads(Path(unquote(result["manifest_uri"].removeprefix("file://"))).read_text())
+    assert (manifest["dag_id"], manifest["run_id"]) == ("from_the_run", "manual__9")
