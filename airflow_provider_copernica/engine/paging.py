@@ -8,7 +8,9 @@ A paginator owns the paging parameters of one listing request and reads each rep
 - :meth:`Paginator.update_request`: the next request's parameters;
 - :meth:`Paginator.concurrent`: optionally, the same pages with several requests in flight.
 
-:func:`walk_pages` is the one loop over them. A catalog entry names its style
+:func:`walk_pages` is the one loop over them; :func:`iter_pages` (and :func:`iter_records`)
+is how the engine, and your own tasks, page a listing: the engine calls the hook's
+``get``/``download``, the hook never calls back. A catalog entry names its style
 (``Dataset.paging``); a new style is one subclass plus ``@register_paginator("name")``.
 
 Concurrent paging (``max_concurrency`` > 1) keeps the output of the sequential walk, in the
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_copernica.catalog.logfiles import ends_like_json_array, iter_json_records
+from airflow_provider_copernica.client.request_core import Params, describe, query_pairs
 from airflow_provider_copernica.engine.id_ranges import IdRange
 from airflow_provider_copernica.engine.streams import Latch, ordered_streams
 from airflow_provider_copernica.exceptions import CopernicaAPIError
@@ -477,3 +480,32 @@ def walk_pages(
         if not paginator.has_next:
             return
         params = paginator.update_request(base)
+
+
+def iter_pages(
+    hook: CopernicaHook,
+    path: str,
+    params: Params = None,
+    *,
+    paging: str = "offset",
+    concurrency: int = 1,
+) -> Iterator[list[dict]]:
+    """Pages of records of ``path`` through ``hook``, in a registered paging style. The
+    default, offset (``start``/``limit``), pages until ``start + count >= total`` (the first
+    page asks for the total); ``keyset`` pages by key (``orderby=id``, ``fields[]=id>{last}``):
+    exact even when records are added or removed between pages.
+
+    ``concurrency`` > 1 fetches offset pages at known offsets, or id-range partitions of
+    a keyset listing, that many at once (never more than ``max_concurrency``), in order."""
+    settings = hook.settings
+    paginator = get_paginator(paging)(settings.page_size, describe("GET", settings, path))
+    width = max(1, min(concurrency, settings.max_concurrency))
+    yield from walk_pages(hook, path, query_pairs(params), paginator, width)
+
+
+def iter_records(
+    hook: CopernicaHook, path: str, params: Params = None, *, paging: str = "offset"
+) -> Iterator[dict]:
+    """The records of :func:`iter_pages`, one by one."""
+    for page in iter_pages(hook, path, params, paging=paging):
+        yield from page

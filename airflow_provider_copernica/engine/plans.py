@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.catalog.logfiles import check_file_name
 from airflow_provider_copernica.catalog.window_styles import local_bounds, window_filter
-from airflow_provider_copernica.engine.paging import get_paginator
+from airflow_provider_copernica.engine.paging import get_paginator, iter_pages
 from airflow_provider_copernica.engine.records import to_int
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 
@@ -77,7 +77,7 @@ class Source:
         key, style = self.dataset.key, paging or self.dataset.paging
         if get_paginator(style).countable:
             params = [(k, v) for k, v in params if k != "total"]
-        pages = self.hook.iter_pages(path, params, paging=style, concurrency=self.concurrency)
+        pages = iter_pages(self.hook, path, params, paging=style, concurrency=self.concurrency)
         for page in pages:
             yield [r if isinstance(r, Mapping) else {key: r} for r in page]
 

@@ -3,8 +3,9 @@
 Both read the same connection into :class:`~airflow_provider_copernica.client.settings.CopernicaSettings`
 and share one transport-free :class:`~airflow_provider_copernica.client.request_core.RequestCore`
 (request building, reply rules, JWT decisions); each only sends, with its own client and
-lock, and retries by the rules of :mod:`~airflow_provider_copernica.client.retry`. Paging styles
-come from :mod:`~airflow_provider_copernica.engine.paging`.
+lock, and retries by the rules of :mod:`~airflow_provider_copernica.client.retry`. A hook sends
+one request at a time and never imports the engine: paging a listing is
+:func:`~airflow_provider_copernica.engine.paging.iter_pages`, which calls :meth:`CopernicaHook.get`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from airflow_provider_copernica.client.settings import (
     EXTRA_FIELDS,
     CopernicaSettings,
 )
-from airflow_provider_copernica.engine.paging import get_paginator, walk_pages
 from airflow_provider_copernica.exceptions import CopernicaError
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ __all__ = [
 
 
 class CopernicaHook(BaseHook):
-    """Talks to the Copernica REST API: JWT auth, pooled HTTP, retries and paging.
+    """Talks to the Copernica REST API: JWT auth, pooled HTTP and retries, one request at a
+    time (a listing's pages: :func:`~airflow_provider_copernica.engine.paging.iter_pages`).
 
     The access token is exchanged once for a JWT (cached until shortly before it expires);
     429/502/503/504, dropped connections, timeouts and cut-off replies are retried within the
@@ -360,52 +361,6 @@ class CopernicaHook(BaseHook):
         if complete is not None and not complete(into):
             raise TransientError("cut-off or invalid body")
         return size
-
-    # -- paging (styles: airflow_provider_copernica.engine.paging.PAGINATORS)
-
-    def iter_pages(
-        self,
-        path: str,
-        params: Params = None,
-        *,
-        paging: str = "offset",
-        concurrency: int = 1,
-    ) -> Iterator[list[dict]]:
-        """Pages of records of ``path`` in a registered paging style. The default, offset
-        (``start``/``limit``), pages until ``start + count >= total`` (the first page asks
-        for the total).
-
-        ``concurrency`` > 1 fetches offset pages at known offsets, or id-range partitions of
-        a keyset listing, that many at once (never more than ``max_concurrency``), in order."""
-        paginator = get_paginator(paging)(
-            self.settings.page_size, describe("GET", self.settings, path)
-        )
-        width = max(1, min(concurrency, self.settings.max_concurrency))
-        yield from walk_pages(self, path, query_pairs(params), paginator, width)
-
-    def iter_pages_by_id(self, path: str, params: Params = None) -> Iterator[list[dict]]:
-        """Pages of records by key (``orderby=id``, ``fields[]=id>{last}``): exact even when
-        records are added or removed between pages. Stops on a short page."""
-        return self.iter_pages(path, params, paging="keyset")
-
-    def paginate(self, path: str, params: Params = None) -> Iterator[dict]:
-        """Records of ``path`` by offset (``start``/``limit``), one page per request.
-
-        :param path: the listing's path below the API version, e.g. ``draganddrop/emailings``.
-        :param params: its query parameters, as for :meth:`get`.
-        """
-        for page in self.iter_pages(path, params):
-            yield from page
-
-    def paginate_by_id(self, path: str, params: Params = None) -> Iterator[dict]:
-        """Records of ``path`` by key (``orderby=id``, ``fields[]=id>{last}``): exact while
-        records are added or removed between pages.
-
-        :param path: the listing's path below the API version, e.g. ``database/7616/profiles``.
-        :param params: its query parameters (e.g. ``[("fields[]", "country==NL")]``).
-        """
-        for page in self.iter_pages_by_id(path, params):
-            yield from page
 
     # -- connection test
 

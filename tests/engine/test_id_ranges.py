@@ -9,6 +9,7 @@ import pytest
 from sandbox_requests import PROFILES, calls_to, profile_ids
 
 from airflow_provider_copernica.engine.id_ranges import IdRange, probe_id_sample, split_id_range
+from airflow_provider_copernica.engine.paging import iter_pages
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 
 
@@ -53,7 +54,7 @@ def test_partitions_page_exactly_and_probe_is_one_call(hook: Any, sandbox: Any) 
     seen: list[int] = []
     for part in split_id_range(max_id, 3):
         params = [("fields[]", c) for c in part.conditions()]
-        for page in hook.iter_pages(PROFILES, params, paging="keyset"):
+        for page in iter_pages(hook, PROFILES, params, paging="keyset"):
             ids = [int(r["ID"]) for r in page]
             assert all(part.contains(i) for i in ids)
             seen += ids

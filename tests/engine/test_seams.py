@@ -22,6 +22,7 @@ from airflow_provider_copernica.engine.paging import (
     PAGINATORS,
     OffsetPaginator,
     get_paginator,
+    iter_pages,
     register_paginator,
 )
 from airflow_provider_copernica.engine.plans import PLANS
@@ -120,7 +121,7 @@ def test_bare_array_id_lists_page_to_the_ground_truth(
 ) -> None:
     hook = CopernicaHook(connect(page_size=700))
     path = f"database/{DATABASE}/profileids"
-    pages = list(hook.iter_pages(path, paging="id_array"))
+    pages = list(iter_pages(hook, path, paging="id_array"))
     truth = profile_ids(sandbox)
     assert [r["id"] for page in pages for r in page] == truth  # ascending, once each
     # each next page starts on the last id seen (one id of overlap, see IdArrayPaginator)
@@ -148,7 +149,7 @@ def test_a_new_paging_style_is_one_class_and_one_registration(
         path = f"database/{DATABASE}/profiles"
         ids = [
             int(r["ID"])
-            for page in hook.iter_pages(path, paging="test_offset_from_end")
+            for page in iter_pages(hook, path, paging="test_offset_from_end")
             for r in page
         ]
         assert ids == sorted(profile_ids(sandbox), reverse=True)

@@ -19,6 +19,7 @@ import requests
 from airflow.sdk.exceptions import AirflowFailException
 from sandbox_requests import DATABASE, calls_to, profile_ids
 
+from airflow_provider_copernica.engine.paging import iter_pages
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.faithful.drift import CopernicaSchemaDriftError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
@@ -156,7 +157,7 @@ def test_id_snapshot_is_exact_when_ids_behind_the_offset_are_removed(
     hook = CopernicaHook(connect(page_size=500))
     path = f"database/{DATABASE}/profileids"
     ids, removed = [], []
-    for page in hook.iter_pages(path, paging="id_array"):
+    for page in iter_pages(hook, path, paging="id_array"):
         ids += [r["id"] for r in page]
         # between pages, three listed profiles are removed: the offsets behind shift left
         for row in page[1:4]:

@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl, unquote
 import pytest
 from sandbox_requests import (
     CONN_ENV,
-    DATABASE,
     PROFILES,
     bearer_tokens,
     calls_to,
@@ -21,6 +20,7 @@ from sandbox_requests import (
 )
 
 from airflow_provider_copernica.client.retry import parse_retry_after
+from airflow_provider_copernica.engine.paging import iter_pages, iter_records
 from airflow_provider_copernica.exceptions import (
     CopernicaAPIError,
     CopernicaAuthError,
@@ -140,91 +140,6 @@ def test_missing_token_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not ok and "password field" in message
 
 
-# --------------------------------------------------------------------------- paging
-
-
-def test_offset_paging_returns_exactly_the_profiles(
-    sandbox: Any, connect: Callable[..., str]
-) -> None:
-    truth = profile_ids(sandbox)
-    assert len(truth) >= 2500
-    hook = CopernicaHook(connect(page_size=700))
-    pages = list(hook.iter_pages(PROFILES))
-    assert [len(p) for p in pages[:-1]] == [700] * (len(pages) - 1)
-    assert sorted(int(r["ID"]) for page in pages for r in page) == truth
-    expected_calls = -(-len(truth) // 700)
-    assert hook.api_calls == expected_calls
-    starts = [dict(parse_qsl(r.query))["start"] for r in calls_to(sandbox, PROFILES)]
-    assert starts == [str(700 * i) for i in range(expected_calls)]
-
-
-def test_offset_paging_without_total_stops_on_a_short_page(
-    sandbox: Any, connect: Callable[..., str]
-) -> None:
-    hook = CopernicaHook(connect(page_size=1000))
-    ids = [int(r["ID"]) for r in hook.paginate(PROFILES, {"total": False})]
-    assert sorted(ids) == profile_ids(sandbox)
-    assert all(dict(parse_qsl(r.query))["total"] == "false" for r in calls_to(sandbox, PROFILES))
-
-
-def test_keyset_paging_returns_exactly_the_profiles(
-    sandbox: Any, connect: Callable[..., str]
-) -> None:
-    hook = CopernicaHook(connect(page_size=1000))
-    ids = [int(r["ID"]) for r in hook.paginate_by_id(PROFILES)]
-    assert ids == profile_ids(sandbox)  # ascending, no gap, no repeat
-    queries = [parse_qsl(r.query) for r in calls_to(sandbox, PROFILES)]
-    assert ("orderby", "id") in queries[0] and ("total", "true") in queries[0]
-    assert ("fields[]", f"id>{ids[999]}") in queries[1]
-    # the first page counted the records: the page expected last asks again, and is last
-    assert len(queries) == -(-len(ids) // 1000)
-    assert [("total", "false") in q for q in queries[1:-1]] == [True] * (len(queries) - 2)
-    assert ("total", "true") in queries[-1]
-
-
-def test_keyset_paging_keeps_the_callers_filters(sandbox: Any, connect: Callable[..., str]) -> None:
-    truth = profile_ids(sandbox)
-    low = truth[len(truth) // 2]
-    hook = CopernicaHook(connect(page_size=400))
-    ids = [int(r["ID"]) for r in hook.paginate_by_id(PROFILES, [("fields[]", f"id>={low}")])]
-    assert ids == [i for i in truth if i >= low]
-    for request in calls_to(sandbox, PROFILES):
-        assert ("fields[]", f"id>={low}") in parse_qsl(request.query)
-
-
-def test_keyset_paging_is_exact_while_records_change(
-    sandbox: Any, connect: Callable[..., str]
-) -> None:
-    hook = CopernicaHook(connect(page_size=500))
-    sandbox.faults.set("churn")
-    ids = [int(r["ID"]) for r in hook.paginate_by_id(PROFILES)]
-    assert len(ids) == len(set(ids)), "a record was returned twice"
-    assert ids == profile_ids(sandbox), "keyset paging skipped or kept a record"
-    assert hook.api_calls >= 6  # the churn happened between several pages
-
-
-def test_keyset_paging_survives_a_delete_behind_the_cursor(
-    sandbox: Any, connect: Callable[..., str]
-) -> None:
-    truth = profile_ids(sandbox)
-    hook = CopernicaHook(connect(page_size=500))
-
-    def read(pages: Any) -> list[int]:
-        ids: list[int] = []
-        for number, page in enumerate(pages):
-            ids += [int(r["ID"]) for r in page]
-            if number == 0:  # another writer removes a record we already read
-                sandbox.data.delete_record("profiles", ids[0], database_id=DATABASE)
-        return ids
-
-    assert read(hook.iter_pages_by_id(PROFILES)) == truth
-    sandbox.reset()
-    # The same change under offset paging shifts every later record one place forward, so a
-    # live record is silently skipped: the reason keyset paging exists.
-    offset_ids = read(hook.iter_pages(PROFILES))
-    assert len(offset_ids) == len(truth) - 1 and truth[500] not in offset_ids
-
-
 def test_params_as_mapping_or_pairs(sandbox: Any, connect: Callable[..., str]) -> None:
     hook = CopernicaHook(connect())
     as_pairs = hook.get(PROFILES, [("fields[]", "id>5"), ("fields[]", "id<9"), ("limit", 10)])
@@ -262,7 +177,9 @@ def test_transient_failures_are_retried(
 ) -> None:
     hook = CopernicaHook(connect())
     sandbox.faults.set(fault)
-    assert [int(r["ID"]) for r in hook.paginate_by_id(PROFILES)] == profile_ids(sandbox)
+    assert [int(r["ID"]) for r in iter_records(hook, PROFILES, paging="keyset")] == profile_ids(
+        sandbox
+    )
 
 
 def test_400_is_not_retried_and_carries_copernicas_message(
@@ -334,7 +251,7 @@ def test_no_secret_in_logs_errors_or_urls(
     hook = CopernicaHook(connect())
     errors: list[str] = []
     hook.get("identity")
-    list(hook.iter_pages("databases"))
+    list(iter_pages(hook, "databases"))
     for fault, path in [("503:10", "identity"), ("401:10", "identity"), (None, "nope/x")]:
         sandbox.faults.reset()
         if fault:

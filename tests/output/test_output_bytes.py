@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from airflow_provider_copernica.catalog.schema import Column
 from airflow_provider_copernica.engine.extract import prepare
+from airflow_provider_copernica.engine.paging import iter_pages
 from airflow_provider_copernica.engine.records import (
     RowPlan,
     iso_utc,
@@ -250,7 +251,9 @@ def _reference_row(record: dict[str, Any], columns: list[Column], tz: ZoneInfo) 
 def test_compiled_plan_equals_the_reference_on_sandbox_profiles(hook: Any) -> None:
     extraction = prepare(hook, "profiles", options={"database_id": 7616}, window=Window(*WINDOW))
     columns = extraction.columns
-    records = [r for page in hook.iter_pages_by_id("database/7616/profiles") for r in page]
+    records = [
+        r for page in iter_pages(hook, "database/7616/profiles", paging="keyset") for r in page
+    ]
     assert len(records) > 2000
     plan = RowPlan(columns, tz=AMS, window=WINDOW, timestamp_field="modified")
     expected = [row for r in records if (row := _reference_row(r, columns, AMS)) is not None]

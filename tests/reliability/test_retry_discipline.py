@@ -68,7 +68,9 @@ async def test_attempts_stay_within_budget(
 def test_api_calls_counter_matches_the_server(sandbox: Any, budget_conn: str) -> None:
     hook = _hook("sync")
     sandbox.faults.set("503:2")
-    pages = list(hook.iter_pages("databases"))
+    from airflow_provider_copernica.engine.paging import iter_pages
+
+    pages = list(iter_pages(hook, "databases"))
     assert pages and hook.api_calls == len(data_requests(sandbox))
     assert hook.auth_calls == sum(1 for r in seen_requests(sandbox) if r.method == "POST")
 
