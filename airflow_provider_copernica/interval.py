@@ -1,16 +1,20 @@
 """Extraction windows: the half-open UTC interval ``[start, end)`` one task run extracts.
 
 Dates and naive datetimes are read as UTC; aware ones are converted to UTC, so a window is
-the same instant range whatever the DAG's timezone and across daylight-saving changes. How a
-task finds its window (the data interval, or the ``date_from``/``date_to`` params) is
+the same instant range whatever the DAG's timezone and across daylight-saving changes.
+
+Also the local-time helpers both the window styles and the records use: Copernica speaks
+naive wall-clock times in the connection's time zone (``naive_to_utc``, ``utc_to_naive``,
+``naive_bounds``, ``local_bounds``, ``local_days``, ``iso_utc``). How a task finds its window (the data interval, or the ``date_from``/``date_to`` params) is
 :func:`airflow_provider_copernica.task_context.window_from_context`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 
@@ -130,3 +134,72 @@ def parse_window(date_from: Any, date_to: Any) -> Window:
             f"({start.isoformat()}), date_to={date_to!r} ({end.isoformat()})"
         )
     return Window(start, end)
+
+
+# --- local time: Copernica's naive wall-clock times in the connection's time zone ---------
+
+
+def naive_to_utc(text: str, tz: ZoneInfo) -> datetime | None:
+    """``"2026-10-25 02:30:00"`` in ``tz`` -> aware UTC datetime (fold=0; gaps shift forward).
+
+    Dates (``YYYY-MM-DD``) mean local midnight. Empty, ``0000-00-00...`` and invalid values
+    give None.
+    """
+    if not text or text.startswith("0000-00-00"):
+        return None
+    try:
+        naive = datetime.fromisoformat(text)
+        if naive.tzinfo is not None:
+            return naive.astimezone(timezone.utc)
+        # zoneinfo resolves fold=0 in a gap with the offset before the change: 02:30 CET is
+        # 01:30 UTC = 03:30 CEST, i.e. shifted forward; in the repeated hour it is the first one.
+        return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or beyond year 1..9999 once in UTC
+        return None
+
+
+def utc_to_naive(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Aware moment -> naive wall-clock time in ``tz`` (what Copernica's filters compare)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def naive_bounds(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Naive local ``[lo, hi)`` covering every naive time whose UTC reading is in [start, end).
+
+    Naive -> UTC (fold=0) is monotonic, so this is an interval. Its lower end is the local
+    time of ``start``; the upper end is widened when ``end`` falls in the repeated autumn
+    hour, whose naive times belong to the first occurrence (an earlier window).
+    """
+    lo = utc_to_naive(start, tz)
+    hi = utc_to_naive(end, tz)
+    back = naive_to_utc(hi.isoformat(sep=" "), tz)
+    if back is not None and back < end:
+        hi += end - back
+    return lo, hi
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """Aware datetime -> ``2026-10-25T01:30:00+00:00`` (None stays None)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
+    """Local calendar days that end in ``(start, end]``: ``date(start) <= day < date(end)``.
+
+    A day belongs to the window in which it is complete, so consecutive windows share none
+    and miss none; a window shorter than a day that contains no local midnight has none.
+    """
+    first = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    return [first + timedelta(days=n) for n in range((last - first).days)]
+
+
+def local_bounds(window: Window, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """Local naive ``[first, end)`` of ``window`` at 1-second resolution: ``first`` is its
+    first second, ``end`` the first second after it (``end - 1 s`` is its last second)."""
+    lo, hi = naive_bounds(window.start, window.end, tz)
+    if hi.microsecond:
+        hi = hi.replace(microsecond=0) + timedelta(seconds=1)
+    return lo.replace(microsecond=0), hi

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from airflow_provider_copernica.engine.records import local_days, naive_bounds
+from airflow_provider_copernica.interval import local_bounds, local_days
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.interval import Window
@@ -76,15 +76,6 @@ def window_style(style: str | WindowParams) -> WindowParams:
         return WINDOW_STYLES[style]
     except KeyError:  # a catalog bug, not user input
         raise ValueError(f"unknown window_params style {style!r}") from None
-
-
-def local_bounds(window: Window, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Local naive ``[first, end)`` of ``window`` at 1-second resolution: ``first`` is its
-    first second, ``end`` the first second after it (``end - 1 s`` is its last second)."""
-    lo, hi = naive_bounds(window.start, window.end, tz)
-    if hi.microsecond:
-        hi = hi.replace(microsecond=0) + timedelta(seconds=1)
-    return lo.replace(microsecond=0), hi
 
 
 def window_filter(style: str | WindowParams, window: Window, tz: ZoneInfo) -> list[Pairs]:

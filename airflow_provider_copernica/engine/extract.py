@@ -42,8 +42,9 @@ from airflow_provider_copernica.engine.plans import (
     get_plan,
     window_filters,
 )
-from airflow_provider_copernica.engine.records import RowPlan, iso_utc
+from airflow_provider_copernica.engine.records import RowPlan
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
+from airflow_provider_copernica.interval import iso_utc
 
 __all__ = ["Extraction", "available_columns", "prefetch", "prepare", "probe_request"]
 

@@ -17,10 +17,11 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.catalog.logfiles import check_file_name
-from airflow_provider_copernica.catalog.window_styles import local_bounds, window_filter
+from airflow_provider_copernica.catalog.window_styles import window_filter
 from airflow_provider_copernica.engine.paging import get_paginator, iter_pages
 from airflow_provider_copernica.engine.records import to_int
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
+from airflow_provider_copernica.interval import local_bounds
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo

@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow_provider_copernica.booleans import parse_bool
 from airflow_provider_copernica.catalog.schema import Column
+from airflow_provider_copernica.interval import iso_utc, naive_to_utc
 
 Row = dict[str, Any]
 RowFunction = Callable[[Mapping[str, Any]], "Row | None"]
@@ -42,52 +43,6 @@ _EMPTY: dict[str, Any] = {}
 # The naive local hours the fast path reads: "YYYY-MM-DD hh" (any separator, as
 # datetime.fromisoformat); anything else goes through naive_to_utc.
 _HOUR_KEY = re.compile(r"\d{4}-\d\d-\d\d.\d\d", re.ASCII)
-
-
-def naive_to_utc(text: str, tz: ZoneInfo) -> datetime | None:
-    """``"2026-10-25 02:30:00"`` in ``tz`` -> aware UTC datetime (fold=0; gaps shift forward).
-
-    Dates (``YYYY-MM-DD``) mean local midnight. Empty, ``0000-00-00...`` and invalid values
-    give None.
-    """
-    if not text or text.startswith("0000-00-00"):
-        return None
-    try:
-        naive = datetime.fromisoformat(text)
-        if naive.tzinfo is not None:
-            return naive.astimezone(timezone.utc)
-        # zoneinfo resolves fold=0 in a gap with the offset before the change: 02:30 CET is
-        # 01:30 UTC = 03:30 CEST, i.e. shifted forward; in the repeated hour it is the first one.
-        return naive.replace(tzinfo=tz).astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # not a time, or beyond year 1..9999 once in UTC
-        return None
-
-
-def utc_to_naive(moment: datetime, tz: ZoneInfo) -> datetime:
-    """Aware moment -> naive wall-clock time in ``tz`` (what Copernica's filters compare)."""
-    return moment.astimezone(tz).replace(tzinfo=None)
-
-
-def naive_bounds(start: datetime, end: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """Naive local ``[lo, hi)`` covering every naive time whose UTC reading is in [start, end).
-
-    Naive -> UTC (fold=0) is monotonic, so this is an interval. Its lower end is the local
-    time of ``start``; the upper end is widened when ``end`` falls in the repeated autumn
-    hour, whose naive times belong to the first occurrence (an earlier window).
-    """
-    lo = utc_to_naive(start, tz)
-    hi = utc_to_naive(end, tz)
-    back = naive_to_utc(hi.isoformat(sep=" "), tz)
-    if back is not None and back < end:
-        hi += end - back
-    return lo, hi
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """Aware datetime -> ``2026-10-25T01:30:00+00:00`` (None stays None)."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).isoformat()
 
 
 def _utc_hour(key: str, tz: ZoneInfo) -> str | None:
@@ -354,14 +309,3 @@ class RowPlan:
         code = "\n".join(lines)
         exec(compile(code, "<copernica-row-plan>", "exec"), namespace)  # noqa: S102
         return namespace["_row"]
-
-
-def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> list[date]:
-    """Local calendar days that end in ``(start, end]``: ``date(start) <= day < date(end)``.
-
-    A day belongs to the window in which it is complete, so consecutive windows share none
-    and miss none; a window shorter than a day that contains no local midnight has none.
-    """
-    first = start.astimezone(tz).date()
-    last = end.astimezone(tz).date()
-    return [first + timedelta(days=n) for n in range((last - first).days)]

@@ -29,9 +29,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.catalog.schema import Column
-from airflow_provider_copernica.engine.records import iso_utc
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
-from airflow_provider_copernica.interval import Window
+from airflow_provider_copernica.interval import Window, iso_utc
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.catalog.datasets import Dataset

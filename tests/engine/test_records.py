@@ -11,14 +11,11 @@ import pytest
 from airflow_provider_copernica.catalog.schema import Column
 from airflow_provider_copernica.engine.records import (
     RowPlan,
-    iso_utc,
-    local_days,
-    naive_bounds,
-    naive_to_utc,
     timestamp_converter,
     to_int,
     to_list,
 )
+from airflow_provider_copernica.interval import iso_utc, local_days, naive_bounds, naive_to_utc
 
 AMS = ZoneInfo("Europe/Amsterdam")
 UTC = timezone.utc

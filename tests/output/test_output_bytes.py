@@ -23,15 +23,13 @@ from airflow_provider_copernica.engine.extract import prepare
 from airflow_provider_copernica.engine.paging import iter_pages
 from airflow_provider_copernica.engine.records import (
     RowPlan,
-    iso_utc,
-    naive_to_utc,
     to_bool,
     to_float,
     to_int,
     to_list,
     to_str,
 )
-from airflow_provider_copernica.interval import Window
+from airflow_provider_copernica.interval import Window, iso_utc, naive_to_utc
 from airflow_provider_copernica.output.writers import open_writer
 
 AMS = ZoneInfo("Europe/Amsterdam")
