@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.catalog.datasets import Dataset, get_dataset, validate_options
 from airflow_provider_copernica.catalog.window_styles import window_filter, window_style
+from airflow_provider_copernica.engine.extract import Extraction, prepare
 from airflow_provider_copernica.engine.paging import get_paginator
 from airflow_provider_copernica.engine.plans import api_path, get_plan
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.client.settings import CopernicaSettings
-    from airflow_provider_copernica.engine.extract import Extraction
     from airflow_provider_copernica.hooks.copernica import CopernicaAsyncHook, CopernicaHook
     from airflow_provider_copernica.interval import Window
 
@@ -87,8 +87,6 @@ def count_records(
 ) -> int:
     """Records of ``dataset`` in ``window``: one probe request, else pages up to
     ``min_records``. Options and filters are validated before any data call."""
-    from airflow_provider_copernica.engine.extract import prepare
-
     extraction = prepare(hook, dataset, options=options, window=window, filters=filters)
     conditions = checked_filters(extraction)
     probe = probe_request(extraction.dataset, options, window, hook.settings, conditions)
@@ -116,7 +114,6 @@ async def acount_records(
     """:func:`count_records` for the triggerer: the probe goes through the async hook; the
     pages (no count request) and the filters' field check are read by ``sync_hook()`` in a
     worker thread."""
-    from airflow_provider_copernica.engine.extract import prepare
 
     def extraction() -> Extraction:
         return prepare(sync_hook(), dataset, options=options, window=window, filters=filters)

@@ -29,7 +29,6 @@ from airflow_provider_copernica.catalog.datasets import (
 )
 from airflow_provider_copernica.catalog.endpoint import infer_columns
 from airflow_provider_copernica.catalog.schema import Column
-from airflow_provider_copernica.engine.counting import probe_request
 from airflow_provider_copernica.engine.filters import (
     check_conditions,
     check_filterable,
@@ -46,7 +45,7 @@ from airflow_provider_copernica.engine.records import RowPlan
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.interval import iso_utc
 
-__all__ = ["Extraction", "available_columns", "prefetch", "prepare", "probe_request"]
+__all__ = ["Extraction", "available_columns", "prefetch", "prepare"]
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.client.settings import CopernicaSettings

@@ -82,10 +82,10 @@ def preview_rows(
     """The first ``limit`` rows of ``dataset`` in ``[date_from, date_to)``, and the total.
 
     Reads only as many pages as ``limit`` needs; the total comes from one count request
-    (``extract.probe_request``) where the dataset has one.
+    (``counting.probe_request``) where the dataset has one.
     """
-    from airflow_provider_copernica.engine.counting import envelope_total
-    from airflow_provider_copernica.engine.extract import prepare, probe_request
+    from airflow_provider_copernica.engine.counting import envelope_total, probe_request
+    from airflow_provider_copernica.engine.extract import prepare
     from airflow_provider_copernica.interval import parse_window
 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_copernica.catalog.datasets import DATASETS, get_dataset
-from airflow_provider_copernica.engine.extract import prepare, probe_request
+from airflow_provider_copernica.engine.counting import probe_request
+from airflow_provider_copernica.engine.extract import prepare
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.interval import Window
