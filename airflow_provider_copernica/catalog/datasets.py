@@ -174,11 +174,12 @@ class Dataset:
     product: bool = False
     """Accepts the ``product`` option (``draganddrop`` default, or ``html``)."""
     plan: str = "single"
-    """Which requests to make: a name in ``planning.PLANS`` (single, fan_out, per_day)."""
+    """Which requests to make: a name in ``plans.PLANS`` (single, fan_out, event_fan_out,
+    per_day, logfiles, nested)."""
     paging: str = "offset"
     """How the data requests are paged: a name in ``paging.PAGINATORS`` (offset, keyset,
-    id_array, single). The fan_out and per_day plans ask for single objects (``single``);
-    a fan-out's list is paged by ``FanOut.list_paging``."""
+    id_array, unpaged, logfile). The fan_out and per_day plans ask for single objects
+    (``unpaged``: one request, one page); a fan-out's list is paged by ``FanOut.list_paging``."""
     window_params: WindowStyle | Mapping[str, WindowStyle] | None = None
     """How the interval becomes API filters (by product when it differs); None = snapshot."""
     timestamp_field: str | None = None
@@ -471,7 +472,7 @@ def _entries() -> list[Dataset]:
             path="{product}/emailing/{id}/statistics",
             product=True,
             plan="event_fan_out",
-            paging="single",
+            paging="unpaged",
             window_params="begintime_endtime",
             interval_filter="statistics of events in interval (begintime/endtime)",
             # The emailings with events in the window are the ones its event listings name
@@ -515,7 +516,7 @@ def _entries() -> list[Dataset]:
             description="Account consumption, one row per local day ending in the interval",
             path="consumption",
             plan="per_day",
-            paging="single",
+            paging="unpaged",
             window_params="begin_end_dates",
             interval_filter="totals of the local days that end in the interval",
             key="date",
@@ -587,7 +588,7 @@ def _entries() -> list[Dataset]:
             path="{product}/emailing/{id}/statistics",
             product=True,
             plan="fan_out",
-            paging="single",
+            paging="unpaged",
             window_params="fromdate_todate",
             timestamp_field="timestamp",
             interval_filter="emailing timestamp in interval; statistics as of the run",
@@ -728,7 +729,7 @@ def _statistics(name: str, what: str, product: str, metrics: str) -> Dataset:
         product=True,
         products=(product,),
         plan="fan_out",
-        paging="single",
+        paging="unpaged",
         window_params="begintime_endtime",
         interval_filter="statistics of events in interval (begintime/endtime)",
         fan_out=FanOut(

@@ -3,20 +3,19 @@
 :func:`prepare` validates everything (dataset, options, fields, metadata, window) before any
 data request. :meth:`Extraction.pages` runs the entry's request plan
 (:mod:`~airflow_provider_copernica.engine.plans`, paged by :mod:`~airflow_provider_copernica.engine.paging`)
-with a small prefetch (the next page is fetched while the current one is converted and
-written) and yields lists of output rows.
+with a small prefetch (:func:`~airflow_provider_copernica.engine.streams.prefetch`: the next
+page is fetched while the current one is converted and written) and yields lists of output
+rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.catalog.datasets import (
     METADATA_COLUMNS,
@@ -42,17 +41,17 @@ from airflow_provider_copernica.engine.plans import (
     window_filters,
 )
 from airflow_provider_copernica.engine.records import RowPlan
+from airflow_provider_copernica.engine.streams import prefetch
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.interval import iso_utc
 
-__all__ = ["Extraction", "available_columns", "prefetch", "prepare"]
+__all__ = ["Extraction", "available_columns", "prepare"]
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.client.settings import CopernicaSettings
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
     from airflow_provider_copernica.interval import Window
 
-T = TypeVar("T")
 PREFETCH_PAGES = 2
 LOG_EVERY_PAGES = 10
 # Copernica field types -> output column types (everything else stays a string).
@@ -62,68 +61,6 @@ _FIELD_TYPES = {
     "datetime": "timestamp",
     "empty_datetime": "timestamp",
 }
-
-
-class Prefetch(Iterator[T]):
-    """``factory()`` iterated in a worker thread, up to ``depth`` items ahead, started at once
-    (so the first request is in flight while the caller does other work).
-
-    The producer's exceptions are re-raised by ``next``; :meth:`close` (also at the end)
-    tells the producer to stop, and its iterator is closed in its own thread.
-    """
-
-    def __init__(self, factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> None:
-        self._items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._closed = False
-        self._worker = threading.Thread(
-            target=self._produce, args=(factory,), name="copernica-prefetch", daemon=True
-        )
-        self._worker.start()
-
-    def _put(self, message: tuple[str, Any]) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._items.put(message, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _produce(self, factory: Callable[[], Iterator[T]]) -> None:
-        try:
-            with contextlib.closing(factory()) as source:  # type: ignore[type-var]
-                for item in source:
-                    if not self._put(("item", item)):
-                        return
-            self._put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._put(("error", exc))
-
-    def __iter__(self) -> Prefetch[T]:
-        return self
-
-    def __next__(self) -> T:
-        if self._closed:
-            raise StopIteration
-        kind, value = self._items.get()
-        if kind == "item":
-            return value
-        self.close()
-        if kind == "done":
-            raise StopIteration
-        raise value
-
-    def close(self) -> None:
-        self._closed = True
-        self._stop.set()
-        if threading.current_thread() is not self._worker:
-            self._worker.join(timeout=120)
-
-
-def prefetch(factory: Callable[[], Iterator[T]], depth: int = PREFETCH_PAGES) -> Prefetch[T]:
-    """Iterate ``factory()`` in a worker thread, up to ``depth`` items ahead (:class:`Prefetch`)."""
-    return Prefetch(factory, depth)
 
 
 class Extraction:
@@ -345,12 +282,13 @@ class Extraction:
         else:
             # The first page is in flight while the columns are resolved (the field-list
             # call), and both wait for the same JWT exchange.
-            raws = prefetch(self._source_pages, self._prefetch_depth)
+            ahead = prefetch(self._source_pages, self._prefetch_depth)
             try:
                 plan = self._plan()
             except BaseException:
-                raws.close()  # type: ignore[attr-defined]
+                ahead.close()
                 raise
+            raws = ahead
         try:
             yield from self._rows(plan, raws, max_rows, started)
         finally:

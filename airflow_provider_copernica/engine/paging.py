@@ -100,9 +100,10 @@ def records_of(body: Any) -> list[dict[str, Any]]:
     return list(body or [])
 
 
-@register_paginator("single")
-class SinglePage(Paginator):
-    """One request, one page (the answer's records, or the answer itself as one record)."""
+@register_paginator("unpaged")
+class Unpaged(Paginator):
+    """One request, one page (the answer's records, or the answer itself as one record).
+    Named apart from the plan ``single`` (one paged listing per window filter)."""
 
     def update_state(self, body: Any) -> list[dict[str, Any]]:
         self.has_next = False

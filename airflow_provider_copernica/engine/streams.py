@@ -1,9 +1,11 @@
-"""Several page streams at once, yielded in order: the engine's concurrency.
+"""Several page streams at once, yielded in order: the engine's concurrency and read-ahead.
 
 :func:`ordered_streams` runs several page streams (offset pages, id-range partitions) at once,
 each in its own thread with a small bounded queue, and yields their pages stream by stream in
 order: the output order does not depend on which request finished first, and the pages held
-in memory are at most ``window * depth``. The requests' own bound is the hook's
+in memory are at most ``window * depth``. :func:`prefetch` is one such stream: the
+extraction reads its next pages while the current one is written. The requests' own bound
+is the hook's
 :class:`~airflow_provider_copernica.client.limiter.ConcurrencyLimiter`.
 """
 
@@ -55,6 +57,81 @@ def _produce(
         _put(items, ("error", exc), stop)
 
 
+class OrderedStreams(Iterator[T]):
+    """Items of ``streams[0]()``, then of ``streams[1]()``, ...; up to ``window`` streams run
+    at once (one thread each, ``depth`` items queued at most), started when it is built, so
+    the first requests are in flight while the caller does other work.
+
+    A stream's exception is raised by ``next``, in order; :meth:`close` (also at the end, on
+    an error, and when a ``yield from`` over it is closed) tells every thread to stop
+    (``stop`` is set: streams that wait for each other watch it too) and joins them.
+    """
+
+    def __init__(
+        self,
+        streams: Sequence[Callable[[], Iterator[T]]],
+        *,
+        window: int,
+        depth: int,
+        gauge: ConcurrencyLimiter | None = None,
+        stop: threading.Event | None = None,
+        name: str = "copernica-fetch",
+    ) -> None:
+        self._stop = stop or threading.Event()
+        self._pending = deque(streams)
+        self._running: deque[tuple[queue.Queue, threading.Thread]] = deque()
+        self._depth, self._gauge, self._name = max(1, depth), gauge, name
+        self._closed = False
+        for _ in range(max(1, window)):
+            self._start_next()
+
+    def _start_next(self) -> None:
+        if not self._pending:
+            return
+        items: queue.Queue = queue.Queue(maxsize=self._depth)
+        thread = threading.Thread(
+            target=_produce,
+            args=(self._pending.popleft(), items, self._stop, self._gauge),
+            name=self._name,
+            daemon=True,
+        )
+        thread.start()
+        self._running.append((items, thread))
+
+    def __iter__(self) -> OrderedStreams[T]:
+        return self
+
+    def __next__(self) -> T:
+        while not self._closed and self._running:
+            kind, value = self._running[0][0].get()
+            if kind == "item":
+                if self._gauge is not None:
+                    self._gauge.page_ready(-1)
+                return value  # type: ignore[no-any-return]
+            if kind == "done":
+                self._running.popleft()
+                self._start_next()
+                continue
+            self.close()
+            raise value
+        self.close()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop every stream and join its thread (one wait for all, not one per thread)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        deadline = time.monotonic() + 120
+        for _items, thread in self._running:
+            if thread is not threading.current_thread():
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def __del__(self) -> None:  # dropped unclosed: let the threads end (no join here)
+        self._stop.set()
+
+
 def ordered_streams(
     streams: Sequence[Callable[[], Iterator[T]]],
     *,
@@ -63,53 +140,16 @@ def ordered_streams(
     gauge: ConcurrencyLimiter | None = None,
     stop: threading.Event | None = None,
     name: str = "copernica-fetch",
-) -> Iterator[T]:
-    """Items of ``streams[0]()``, then of ``streams[1]()``, ...; up to ``window`` streams run
-    at once (one thread each, ``depth`` items queued at most).
+) -> OrderedStreams[T]:
+    """The items of ``streams``, in order, up to ``window`` streams at once
+    (:class:`OrderedStreams`)."""
+    return OrderedStreams(streams, window=window, depth=depth, gauge=gauge, stop=stop, name=name)
 
-    A stream's exception is raised here, in order; when the consumer stops early every thread
-    is told to stop (``stop`` is set: streams that wait for each other watch it too) and is
-    joined.
-    """
-    stop = stop or threading.Event()
-    pending = deque(streams)
-    running: deque[tuple[queue.Queue, threading.Thread]] = deque()
 
-    def start_next() -> None:
-        if not pending:
-            return
-        items: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        thread = threading.Thread(
-            target=_produce,
-            args=(pending.popleft(), items, stop, gauge),
-            name=name,
-            daemon=True,
-        )
-        thread.start()
-        running.append((items, thread))
-
-    try:
-        for _ in range(max(1, window)):
-            start_next()
-        while running:
-            items, _thread = running[0]
-            while True:
-                kind, value = items.get()
-                if kind == "item":
-                    if gauge is not None:
-                        gauge.page_ready(-1)
-                    yield value
-                elif kind == "done":
-                    break
-                else:
-                    raise value
-            running.popleft()
-            start_next()
-    finally:
-        stop.set()
-        deadline = time.monotonic() + 120  # one wait for all, not one per thread
-        for _items, thread in running:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+def prefetch(factory: Callable[[], Iterator[T]], depth: int) -> OrderedStreams[T]:
+    """``factory()`` iterated in a worker thread, up to ``depth`` items ahead, started at once:
+    one stream of :class:`OrderedStreams` (the extraction's read-ahead of pages)."""
+    return OrderedStreams([factory], window=1, depth=depth, name="copernica-prefetch")
 
 
 class Latch:

@@ -4,14 +4,14 @@ The operator's ``state_uri`` (default: ``_copernica_state/`` in the output file'
 holds the id snapshots of the deletions datasets and the pinned column sets of
 ``schema_policy="pin"``/``"fail"``. Nothing is kept on a worker's local disk: every worker
 (and every re-run) reads the same files, through the same ``ObjectStoragePath``/fsspec
-storage and connection as the output. Each file is written atomically (a temporary name,
-then one rename).
+storage and connection as the output. Each file is written atomically, through the
+output's :class:`~airflow_provider_copernica.output.writers.Storage` layer
+(:func:`~airflow_provider_copernica.output.writers.write_atomically`).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
@@ -62,8 +62,8 @@ class StateStore:
         return json.loads(path.read_text())
 
     def write_json(self, value: Any, *parts: str) -> None:
-        path = self.path(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.parent / f".{path.name}.tmp-{secrets.token_hex(4)}"
-        temporary.write_text(json.dumps(value, indent=1, sort_keys=True))
-        temporary.fs.mv(temporary.path, path.path)
+        """Write one state file atomically, through the output's storage layer."""
+        from airflow_provider_copernica.output.writers import write_atomically
+
+        text = json.dumps(value, indent=1, sort_keys=True)
+        write_atomically(self.uri_of(*parts), text.encode(), self.conn_id)

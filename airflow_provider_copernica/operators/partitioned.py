@@ -54,9 +54,8 @@ from airflow_provider_copernica.output.manifest import (
     join_uri,
     manifest_bytes,
     part_name,
-    write_atomically,
 )
-from airflow_provider_copernica.output.writers import check_file_format
+from airflow_provider_copernica.output.writers import check_file_format, write_atomically
 from airflow_provider_copernica.task_context import dag_id, run_id, task_window
 
 if TYPE_CHECKING:

@@ -54,25 +54,6 @@ def file_digest(uri: str, conn_id: str | None = None) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def write_atomically(uri: str, data: bytes, conn_id: str | None = None) -> str:
-    """Write ``data`` to ``uri`` through the writers' storage layer: a temporary beside it,
-    then the atomic commit (local ``os.replace``; object stores: the object appears whole)."""
-    from airflow_provider_copernica.output.writers import open_storage, temporary_name
-
-    storage = open_storage(uri, conn_id)
-    storage.check()
-    temporary = storage.sibling(temporary_name(storage.name))
-    file = storage.open_temporary(temporary)
-    try:
-        file.write(data)
-        storage.commit(file, temporary)
-    except BaseException:
-        file.close()
-        storage.remove(temporary)
-        raise
-    return storage.uri
-
-
 def read_manifest(
     directory: str, conn_id: str | None = None, *, verify: bool = True
 ) -> dict[str, Any]:

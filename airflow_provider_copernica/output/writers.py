@@ -10,6 +10,9 @@ Storage goes through :class:`airflow.sdk.ObjectStoragePath`: plain paths and ``f
 out of the box, ``s3://`` / ``gs://`` with the matching Airflow provider and a connection
 (``conn_id``), any other fsspec filesystem once attached with ``airflow.sdk.io.attach``.
 
+Small whole files (the partitioned set's manifest, the faithful copy's state files) go
+through the same :class:`Storage` layer with :func:`write_atomically`.
+
 Two seams: :data:`FORMATS` (one :class:`FileFormat` per ``file_format``) and
 :data:`STORAGE_BACKENDS` (one :class:`Storage` class per URI scheme: :class:`LocalStorage`
 for paths and ``file://``, :class:`FsspecStorage` for everything else).
@@ -312,6 +315,25 @@ def open_storage(uri: str | ObjectStoragePath, conn_id: str | None = None) -> St
     """The :class:`Storage` backend for ``uri`` (nothing is created or checked yet)."""
     location = _locate(uri, conn_id)
     return STORAGE_BACKENDS.get(location.protocol, FsspecStorage)(location)
+
+
+def write_atomically(uri: str | ObjectStoragePath, data: bytes, conn_id: str | None = None) -> str:
+    """Write a small file whole (a manifest, a state file) the way :class:`RecordWriter`
+    writes a large one: a temporary beside it, then the storage's atomic commit (local
+    ``os.replace`` with fsync; object stores: the object appears whole). Returns its URI."""
+    storage = open_storage(uri, conn_id)
+    storage.check()
+    temporary = storage.sibling(temporary_name(storage.name))
+    file = storage.open_temporary(temporary)
+    try:
+        file.write(data)
+        storage.commit(file, temporary)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            file.close()
+        storage.remove(temporary)
+        raise
+    return storage.uri
 
 
 def check_output_uri(

@@ -37,6 +37,11 @@ DST_DAY = Window(datetime(2026, 10, 25, tzinfo=UTC), datetime(2026, 10, 26, tzin
 pytestmark = pytest.mark.usefixtures("fresh_log")
 
 
+def test_no_name_is_both_a_plan_and_a_paging_style() -> None:
+    # a catalog entry names both (Dataset.plan, Dataset.paging): each name means one thing
+    assert not set(PLANS) & set(PAGINATORS)
+
+
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_entry_names_registered_strategies(name: str) -> None:
     entry = DATASETS[name]
