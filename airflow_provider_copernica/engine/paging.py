@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from airflow_provider_copernica.catalog.logfiles import ends_like_json_array, iter_json_records
 from airflow_provider_copernica.client.request_core import Params, describe, query_pairs
 from airflow_provider_copernica.engine.id_ranges import IdRange
-from airflow_provider_copernica.engine.streams import Latch, ordered_streams
+from airflow_provider_copernica.engine.streams import Latch, OrderedStreams
 from airflow_provider_copernica.exceptions import CopernicaAPIError
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class OffsetPaginator(Paginator):
             return fetch
 
         starts = range(self.start, self.total, self.page_size)
-        yield from ordered_streams(
+        yield from OrderedStreams(
             [page_at(start) for start in starts],
             window=width + 2,  # pages waiting for the writer while `width` are in flight
             depth=1,
@@ -300,7 +300,7 @@ class KeysetPartitions:
 
     def pages(self, width: int) -> Iterator[list[dict[str, Any]]]:
         streams = [self._stream(k) for k in range(self.count)]
-        yield from ordered_streams(
+        yield from OrderedStreams(
             streams,
             window=width + 1,  # one partition more than requests in flight: no idle slot
             depth=1,  # one page queued + one in hand: a whole partition, never more

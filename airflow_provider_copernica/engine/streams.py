@@ -1,6 +1,6 @@
 """Several page streams at once, yielded in order: the engine's concurrency and read-ahead.
 
-:func:`ordered_streams` runs several page streams (offset pages, id-range partitions) at once,
+:class:`OrderedStreams` runs several page streams (offset pages, id-range partitions) at once,
 each in its own thread with a small bounded queue, and yields their pages stream by stream in
 order: the output order does not depend on which request finished first, and the pages held
 in memory are at most ``window * depth``. :func:`prefetch` is one such stream: the
@@ -130,20 +130,6 @@ class OrderedStreams(Iterator[T]):
 
     def __del__(self) -> None:  # dropped unclosed: let the threads end (no join here)
         self._stop.set()
-
-
-def ordered_streams(
-    streams: Sequence[Callable[[], Iterator[T]]],
-    *,
-    window: int,
-    depth: int,
-    gauge: ConcurrencyLimiter | None = None,
-    stop: threading.Event | None = None,
-    name: str = "copernica-fetch",
-) -> OrderedStreams[T]:
-    """The items of ``streams``, in order, up to ``window`` streams at once
-    (:class:`OrderedStreams`)."""
-    return OrderedStreams(streams, window=window, depth=depth, gauge=gauge, stop=stop, name=name)
 
 
 def prefetch(factory: Callable[[], Iterator[T]], depth: int) -> OrderedStreams[T]:

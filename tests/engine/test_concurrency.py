@@ -21,7 +21,7 @@ from sandbox_requests import DATABASE, PROFILES, calls_to, data_calls
 from airflow_provider_copernica.client.limiter import ConcurrencyLimiter
 from airflow_provider_copernica.engine.extract import prepare
 from airflow_provider_copernica.engine.paging import PARTITION_PAGES
-from airflow_provider_copernica.engine.streams import ordered_streams
+from airflow_provider_copernica.engine.streams import OrderedStreams
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.interval import Window
 from airflow_provider_copernica.testing import make_context
@@ -199,7 +199,7 @@ def test_read_ahead_is_bounded_while_the_writer_is_slow(
     for page in rows:
         ids += [int(r["id"]) for r in page]
     assert ids == truth
-    # ordered_streams: 4 + 1 partitions, each holding at most its PARTITION_PAGES pages
+    # OrderedStreams: 4 + 1 partitions, each holding at most its PARTITION_PAGES pages
     # (one queued, one in hand), the prefetch (one queued, one in hand), the page consumed.
     held = 5 * PARTITION_PAGES
     assert hook.limiter.max_ready <= held
@@ -241,7 +241,7 @@ def test_ordered_streams_yields_in_order_and_raises_a_streams_error_in_place() -
 
     out: list[str] = []
     with pytest.raises(ValueError, match="stream 3 failed"):
-        for item in ordered_streams([stream(k) for k in range(5)], window=5, depth=1):
+        for item in OrderedStreams([stream(k) for k in range(5)], window=5, depth=1):
             out.append(item)
     assert out == ["0.0", "0.1", "1.0", "1.1", "2.0", "2.1"]
 
