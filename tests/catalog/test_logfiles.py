@@ -6,7 +6,9 @@ import io
 import json
 from collections import Counter
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,8 +17,11 @@ from airflow_provider_copernica.engine.extract import prepare
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.interval import Window
+from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
+from airflow_provider_copernica.sandbox.logfiles import COLUMNS as SANDBOX_COLUMNS
 
 UTC = timezone.utc
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # The Europe/Amsterdam days 2026-10-24 .. 2026-10-26 (the clocks went back on the 25th).
 DST_DAYS = Window(datetime(2026, 10, 23, 22, tzinfo=UTC), datetime(2026, 10, 26, 23, tzinfo=UTC))
 THREE_DAYS = Window(datetime(2026, 10, 20, tzinfo=UTC), datetime(2026, 10, 23, tzinfo=UTC))
@@ -41,6 +46,11 @@ def test_every_log_type_equals_the_ground_truth_over_the_dst_change(
     type_name = LOG_TYPES[family][product == "html"]
     options = {"log_type": family, "product": product}
     rows = rows_of(prepare(hook, "logfile_events", options=options, window=DST_DAYS))
+    if family == "feedback-loop-errors":  # no id: the key is time|recipient|place in file
+        truth = sandbox.app.logfiles.expected_rows(type_name, DST_DAYS.start, DST_DAYS.end)
+        keys = sorted(f"{row['time']}|{row['recipient']}|{place}" for place, row in truth)
+        assert keys and sorted(row["rowkey"] for row in rows) == keys
+        return
     expected = sandbox.app.logfiles.expected_ids(type_name, DST_DAYS.start, DST_DAYS.end)
     assert expected and sorted(row["id"] for row in rows) == expected
 
@@ -48,7 +58,7 @@ def test_every_log_type_equals_the_ground_truth_over_the_dst_change(
 def busiest_utc_day(sandbox: Any, type_name: str) -> Window:
     days = Counter(
         datetime.fromtimestamp(moment, UTC).date()
-        for moment, _ in sandbox.app.logfiles.entries(type_name)
+        for moment, _, _ in sandbox.app.logfiles.entries(type_name)
     )
     day = max(sorted(days), key=lambda d: days[d])
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -72,7 +82,7 @@ def test_one_utc_day_is_exact_and_costs_one_call_per_file(
     assert [(r.path, r.query) for r in sandbox.iter_requests("/v4/")] == calls
     assert len(calls) == 5 and extraction.api_calls == 5
     row = rows[0]
-    assert row["email"].endswith("@example.com") and row["country"] and "tags" in row
+    assert row["email"].endswith("@example.com") and row["countrycode"] and "tags" in row
     assert row["time"].endswith("+00:00")  # naive local -> UTC like every timestamp
 
 
@@ -190,37 +200,28 @@ def test_a_200k_row_file_is_parsed_in_constant_memory(tmp_path: Any) -> None:
     assert growth < 0.5 * size_mb  # far less than the file: it is never held whole
 
 
-DOCUMENTED = [
-    "id",
-    "time",
-    "mailingid",
-    "profileid",
-    "subprofileid",
-    "databaseid",
-    "collectionid",
-    "senderdomain",
-    "templateid",
-    "tags",
-    "email",
-]
-
-
 @pytest.mark.parametrize(
-    ("family", "extra"),
-    [("clicks", ["url", "ip", "useragent", "country", "city"]), ("deliveries", ["attempts"])],
+    ("options", "type_name"),
+    [
+        ({"log_type": "clicks"}, "cdm-click"),
+        ({"log_type": "clicks", "product": "html"}, "pom-clicks"),
+        ({"log_type": "attempts"}, "cdm-attempts"),
+        ({"log_type": "pom-clicks-old", "product": "html"}, "pom-clicks-old"),
+    ],
 )
-def test_copernica_datasets_lists_a_log_types_columns_documented_ones_first(
-    capsys: Any, family: str, extra: list[str]
+def test_copernica_datasets_lists_a_log_types_documented_columns(
+    capsys: Any, options: dict, type_name: str
 ) -> None:
     from airflow_provider_copernica.cli.arguments import main
 
-    assert main(["datasets", "logfile_events", "--option", f"log_type={family}"]) == 0
+    given = [a for k, v in options.items() for a in ("--option", f"{k}={v}")]
+    assert main(["datasets", "logfile_events", *given]) == 0
     lines = capsys.readouterr().out.splitlines()
     columns = [
         line.split()[0]
         for line in lines[lines.index(next(x for x in lines if x.startswith("---"))) + 1 :]
     ]
-    assert columns == DOCUMENTED + extra
+    assert columns == list(SANDBOX_COLUMNS[type_name])
 
 
 def test_days_before_the_oldest_kept_date_are_refused_after_one_call(
@@ -236,3 +237,121 @@ def test_days_before_the_oldest_kept_date_are_refused_after_one_call(
     ):
         rows_of(extraction)
     assert [(r.path, r.query) for r in sandbox.iter_requests("/v4/")] == [("/v4/logfiles", "")]
+
+
+# -- the documented columns of every type, against the sandbox's own lists --------------
+
+
+def one_local_day(sandbox: Any, type_name: str) -> Window:
+    """The type's busiest local (Europe/Amsterdam) day, as a UTC window."""
+    days = Counter(
+        datetime.fromtimestamp(moment, AMSTERDAM).date()
+        for moment, _, _ in sandbox.app.logfiles.entries(type_name)
+    )
+    day = max(sorted(days), key=lambda d: days[d])
+    start = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
+    return Window(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))
+
+
+def to_utc(local: str) -> str:
+    moment = datetime.fromisoformat(local).replace(tzinfo=AMSTERDAM)
+    return moment.astimezone(UTC).isoformat()
+
+
+def expected_rows(sandbox: Any, type_name: str, window: Window) -> list[dict[str, Any]]:
+    """The ground truth as the output should carry it: the documented columns in order,
+    times in UTC, and the feedback-loop errors' key (time|recipient|place in the file)."""
+    rows = []
+    for place, row in sandbox.app.logfiles.expected_rows(type_name, window.start, window.end):
+        out = {"rowkey": f"{row['time']}|{row['recipient']}|{place}"} if "id" not in row else {}
+        rows.append(out | row | {"time": to_utc(row["time"])})
+    return rows
+
+
+def operator_run(out: Any, options: dict, window: Window, **kwargs: Any) -> dict:
+    run = SimpleNamespace(run_id="scheduled__logfiles", run_type="scheduled", conf={})
+    context = {
+        "data_interval_start": window.start,
+        "data_interval_end": window.end,
+        "run_id": run.run_id,
+        "dag_run": run,
+        "params": {},
+    }
+    op = CopernicaToStorageOperator(
+        task_id="logfiles",
+        dataset="logfile_events",
+        dataset_options=options,
+        output_uri=str(out),
+        **kwargs,
+    )
+    return op.execute(context)
+
+
+def product_of(type_name: str) -> str:
+    return "html" if type_name.startswith("pom-") else "draganddrop"
+
+
+@pytest.mark.parametrize("type_name", list(SANDBOX_COLUMNS))
+def test_every_log_type_lands_with_its_documented_columns(
+    sandbox: Any, copernica_conn: str, tmp_path: Any, type_name: str
+) -> None:
+    window = one_local_day(sandbox, type_name)
+    out = tmp_path / f"{type_name}.jsonl"
+    options = {"log_type": type_name, "product": product_of(type_name)}
+    result = operator_run(out, options, window)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = expected_rows(sandbox, type_name, window)
+    assert expected and result["rows"] == len(rows) == len(expected)
+    # the type's own list (the sandbox's copy of Copernica's page), in its order
+    key = ["rowkey"] if type_name == "feedback-loop-errors" else []
+    assert [list(row) for row in rows] == [key + list(SANDBOX_COLUMNS[type_name])] * len(rows)
+    key_of = (lambda r: r["rowkey"]) if key else (lambda r: r["id"])
+    got = sorted(rows, key=key_of)
+    want = sorted(expected, key=key_of)
+    for column in key + list(SANDBOX_COLUMNS[type_name]):
+        assert [r[column] for r in got] == [r[column] for r in want], column
+
+
+def test_the_names_are_the_same_in_jsonl_csv_and_parquet(
+    sandbox: Any, copernica_conn: str, tmp_path: Any
+) -> None:
+    import csv
+
+    import pyarrow.parquet as pq
+
+    for type_name in ("cdm-attempts", "cdm-click", "pom-clicks", "feedback-loop-errors"):
+        window = one_local_day(sandbox, type_name)
+        options = {"log_type": type_name, "product": product_of(type_name)}
+        names = {}
+        for fmt in ("jsonl", "csv", "parquet"):
+            out = tmp_path / f"{type_name}.{fmt}"
+            operator_run(out, options, window, file_format=fmt)
+            if fmt == "jsonl":
+                names[fmt] = list(json.loads(out.read_text().splitlines()[0]))
+            elif fmt == "csv":
+                with out.open(newline="") as stream:
+                    names[fmt] = next(csv.reader(stream))
+            else:
+                names[fmt] = pq.read_schema(out).names
+        key = ["rowkey"] if type_name == "feedback-loop-errors" else []
+        assert names["jsonl"] == names["csv"] == names["parquet"]
+        assert names["jsonl"] == key + list(SANDBOX_COLUMNS[type_name])
+
+
+def test_the_datasets_docs_list_every_log_types_columns_from_the_catalog() -> None:
+    from pathlib import Path
+
+    from airflow_provider_copernica.catalog import describe
+
+    root = Path(__file__).parents[2]
+    pages = [p for p in [root / "README.md", *sorted((root / "docs").rglob("*.md"))]]
+    holding = [p for p in pages if describe.LOGFILES_START in p.read_text()]
+    assert len(holding) == 1, holding  # one page holds the generated columns
+    text = holding[0].read_text()
+    start = text.index(describe.LOGFILES_START) + len(describe.LOGFILES_START)
+    table = text[start : text.index(describe.LOGFILES_END)].strip()
+    assert table == describe.logfile_columns_markdown()
+    for type_name, columns in SANDBOX_COLUMNS.items():
+        line = next(x for x in table.splitlines() if x.startswith(f"| `{type_name}` |"))
+        assert [c for c in columns if f"`{c}`" not in line] == [], type_name
+        assert line.index(f"`{columns[0]}`") < line.index(f"`{columns[-1]}`")
