@@ -208,6 +208,10 @@ class Dataset:
     """For entries shaped by their options (the generic ``endpoint``): the entry to run."""
     infer_columns: bool = False
     """No declared columns: they are read from the first page and pinned for the run."""
+    survey_keys: bool = False
+    """The plan reads every record once for its keys before the first page (logfiles,
+    ``catalog/logfiles.KeySurvey``): rows are checked against the declared columns, and
+    ``schema_policy`` decides about the keys they lack or add (``faithful/drift.py``)."""
 
     def configured(self, options: Mapping[str, object]) -> Dataset:
         """The entry for these validated options: windowed by a ``window`` choice set to
@@ -560,7 +564,8 @@ def _entries() -> list[Dataset]:
             window_params=WindowParams(None, None),  # the plan picks the days' files
             timestamp_field="time",
             interval_filter="logfiles of the local days the interval touches, rows by time",
-            columns=logfiles.columns_of("clicks"),
+            columns=logfiles.columns_of("cdm-click"),
+            survey_keys=True,
             kind="logfiles",
         )
     )

@@ -48,6 +48,7 @@ from airflow_provider_copernica.interval import iso_utc
 __all__ = ["Extraction", "available_columns", "prepare"]
 
 if TYPE_CHECKING:
+    from airflow_provider_copernica.catalog.logfiles import KeySurvey
     from airflow_provider_copernica.client.settings import CopernicaSettings
     from airflow_provider_copernica.hooks.copernica import CopernicaHook
     from airflow_provider_copernica.interval import Window
@@ -94,6 +95,7 @@ class Extraction:
         self._columns: list[Column] | None = None
         self._first: tuple[list[dict[str, Any]], Iterator[list[dict[str, Any]]]] | None = None
         self._discovery_lock = threading.Lock()  # the first page may be in flight meanwhile
+        self._report: dict[str, Any] = {}  # what the plan learns before its first page
 
     # -- columns -------------------------------------------------------------------------
     @property
@@ -136,7 +138,20 @@ class Extraction:
             )
         static = list(self.dataset.columns_for(self.product, self.options))
         names = {c.name for c in static}
-        return static + [c for c in self.discovered_columns() if c.name not in names]
+        survey = self.survey()
+        found = survey.new_columns() if survey is not None else []
+        found += [c for c in self.discovered_columns() if c.name not in names]
+        return static + [c for c in found if c.name not in names]
+
+    def survey(self) -> KeySurvey | None:
+        """For an entry whose plan reads every row's keys first (``Dataset.survey_keys``:
+        logfiles), that survey: it downloads and reads the window's files (the first page
+        is then kept for :meth:`pages`). None for other entries, or without a window."""
+        if not self.dataset.survey_keys or self.window is None:
+            return None
+        if "survey" not in self._report:
+            self._first_page()
+        return self._report.get("survey")
 
     @property
     def columns(self) -> list[Column]:
@@ -178,6 +193,8 @@ class Extraction:
                 for c in self.columns
                 if c.name.startswith(prefix)
             }
+        if self.dataset.survey_keys:  # flat rows: a key is read whole, dots included
+            paths = {c.name: (c.name,) for c in self.columns}
         window = self.window
         return RowPlan(
             self.columns,
@@ -237,6 +254,7 @@ class Extraction:
             self.request_filters(),
             max_items,
             1 if max_items is not None else self.settings.max_concurrency,
+            report=self._report,
         )
         return enrich(source, get_plan(self.dataset.plan).pages(source))
 
@@ -274,8 +292,13 @@ class Extraction:
         if max_rows is not None:
             plan = self._plan()
             raws = self._source_pages(max_rows)
-        elif self.dataset.infer_columns or self.settings.max_concurrency == 1:
-            # Columns first: they may be those of the first page; and with one request in
+        elif (
+            self.dataset.infer_columns
+            or self.dataset.survey_keys
+            or self.settings.max_concurrency == 1
+        ):
+            # Columns first: they may be those of the first page (or of every row's keys:
+            # survey_keys reads them before the first page); and with one request in
             # flight the field-list call could not overlap the first page anyway.
             plan = self._plan()
             raws = prefetch(self._source_pages, self._prefetch_depth)

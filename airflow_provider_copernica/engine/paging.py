@@ -415,10 +415,24 @@ class IdArrayPaginator(Paginator):
     update_request = init_request
 
 
+def download_logfile(hook: CopernicaHook, path: str, params: Pairs) -> IO[bytes]:
+    """One logfile download (``logfile/{name}/json``) into a temporary file, rewound: a retry
+    rewrites it, and a body cut off in transit is retried, so it holds one complete reply.
+    The caller closes it."""
+    file = tempfile.TemporaryFile(prefix="copernica-logfile-")  # noqa: SIM115 - the caller closes it
+    try:
+        hook.download(path, params, into=file, complete=ends_like_json_array)
+    except BaseException:
+        file.close()
+        raise
+    file.seek(0)
+    return file
+
+
 @register_paginator("logfile")
 class LogfilePaginator(Paginator):
     """A logfile download (``logfile/{name}/json``): one request writes the file to a
-    temporary file (a retry rewrites it, so nothing is read before it is complete), then
+    temporary file (:func:`download_logfile`: nothing is read before it is complete), then
     pages of ``page_size`` records are parsed from it streaming, in constant memory."""
 
     def __init__(self, page_size: int, what: str) -> None:
@@ -428,9 +442,7 @@ class LogfilePaginator(Paginator):
 
     def fetch(self, hook: CopernicaHook, path: str, params: Pairs) -> Any:
         if self._records is None:  # the one request; later pages come from the file
-            self._file = tempfile.TemporaryFile(prefix="copernica-logfile-")  # noqa: SIM115 - closed after the last page
-            hook.download(path, params, into=self._file, complete=ends_like_json_array)
-            self._file.seek(0)
+            self._file = download_logfile(hook, path, params)
             self._records = iter_json_records(self._file)
         return self._records
 

@@ -12,13 +12,19 @@ A catalog entry names its plan (``Dataset.plan``); a new plan is one function pl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from itertools import islice
+from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_copernica.catalog.logfiles import check_file_name
+from airflow_provider_copernica.catalog.logfiles import (
+    KeySurvey,
+    check_file_name,
+    iter_json_records,
+    read_rows,
+)
 from airflow_provider_copernica.catalog.window_styles import window_filter
-from airflow_provider_copernica.engine.paging import get_paginator, iter_pages
+from airflow_provider_copernica.engine.paging import download_logfile, get_paginator, iter_pages
 from airflow_provider_copernica.engine.records import to_int
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.interval import local_bounds
@@ -60,6 +66,9 @@ class Source:
     """A preview's row limit: plans with one call per item stop an item loop there."""
     concurrency: int = 1
     """Requests in flight for a listing (``max_concurrency``; 1 for a preview)."""
+    report: dict[str, Any] = field(default_factory=dict)
+    """What a plan learns for the extraction before its first page (``logfiles``: the
+    ``survey`` of the rows' keys, :class:`~airflow_provider_copernica.catalog.logfiles.KeySurvey`)."""
 
     def path(self, template: str | None = None, **extra: Any) -> str:
         return api_path(template or self.dataset.path, self.options, self.settings, **extra)
@@ -229,8 +238,12 @@ def per_day(source: Source) -> Pages:
 def logfiles(source: Source) -> Pages:
     """Copernica's daily logfiles of the local days the window touches: one call for the
     dates kept (``logfiles``), one per kept day for its file names (``logfiles?date=&type=``,
-    the type from the entry's ``extra_params``), then each file in the entry's paging style
-    (a streamed download). Rows are checked against the window by the timestamp field.
+    the type from the entry's ``extra_params``), and one per file, downloaded streaming to
+    a temporary file (``paging.download_logfile``). With ``Dataset.survey_keys`` every file
+    is read once for its rows' keys (``source.report["survey"]``) before the first page,
+    then read again for the rows (``logfiles.read_rows``): the temporary files of the
+    window's days are on disk until the last page. Rows are checked against the window by
+    the timestamp field.
 
     A day that has not ended (local time) is refused before any call: its file is still
     being written, so no extraction of it could be exact; days older than the oldest date
@@ -254,12 +267,33 @@ def logfiles(source: Source) -> Pages:
             f"Copernica no longer keeps logfiles of {days[0].isoformat()} (the oldest kept "
             f"day is {min(kept)}); the window {window} cannot be extracted from logfiles"
         )
-    for day in days:
-        if day.isoformat() not in kept:
-            continue  # no logfile at all that day
-        params: Pairs = [("date", day.isoformat()), *source.dataset.extra_params]
-        for name in source.hook.get("logfiles", params) or []:
-            yield from source.pages(source.path(name=check_file_name(name)), [])
+    type_name = dict(source.dataset.extra_params).get("type", "")
+    files: list[IO[bytes]] = []
+    try:
+        for day in days:
+            if day.isoformat() not in kept:
+                continue  # no logfile at all that day
+            params: Pairs = [("date", day.isoformat()), *source.dataset.extra_params]
+            for name in source.hook.get("logfiles", params) or []:
+                path = source.path(name=check_file_name(name))
+                files.append(download_logfile(source.hook, path, []))
+        if source.dataset.survey_keys:
+            # every row's keys, before the first page: the columns and the schema policy
+            # are decided before anything is written
+            survey = KeySurvey(type_name)
+            for file in files:
+                survey.scan(iter_json_records(file))
+                file.seek(0)
+            source.report["survey"] = survey
+        size = source.settings.page_size
+        for file in files:
+            rows = read_rows(type_name, iter_json_records(file))
+            while page := list(islice(rows, size)):
+                yield page
+            file.close()
+    finally:
+        for file in files:
+            file.close()
 
 
 @register_plan("nested")

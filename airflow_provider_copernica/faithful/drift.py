@@ -17,6 +17,12 @@ column, and one schema per location is the point of ``pin``): the error names it
 The pinned columns live beside the output: ``<state_uri>/schema/<dataset>/<option>=<value>.json``
 (``{"columns": [{"name", "type"}, ...]}``). To accept a change, delete that file (the next run
 pins the new columns) or edit it.
+
+Logfiles (``logfile_events``) drift differently: their columns are the ones Copernica
+documents for the log type, so nothing is pinned or stored. Every row's keys are read
+before anything is written (:func:`check_documented`): a documented column missing from
+rows, or an undocumented key, is counted and named in the log; ``evolve`` keeps the key as
+a column, ``pin`` leaves it out with a warning, ``fail`` stops the run before any output.
 """
 
 from __future__ import annotations
@@ -37,27 +43,33 @@ __all__ = [
     "SCHEMA_POLICIES",
     "CopernicaSchemaDriftError",
     "apply_schema_policy",
+    "check_documented",
     "check_schema_policy",
     "pin_columns",
 ]
 
 
 def check_schema_policy(policy: object, entry: Dataset | None = None) -> str:
-    """``policy`` if valid (for ``entry``: only datasets with discovered columns drift)."""
+    """``policy`` if valid (for ``entry``: only datasets with discovered columns, or whose
+    rows are checked against documented columns, drift)."""
     if policy not in SCHEMA_POLICIES:
         raise CopernicaConfigError(
             f"Unknown schema_policy {policy!r}; valid schema policies: {', '.join(SCHEMA_POLICIES)}"
         )
-    if policy != "evolve" and entry is not None and entry.discovery is None:
+    if policy != "evolve" and entry is not None and not _drifts(entry):
         from airflow_provider_copernica.catalog.datasets import DATASETS
 
-        drifting = ", ".join(sorted(d.name for d in DATASETS.values() if d.discovery is not None))
+        drifting = ", ".join(sorted(d.name for d in DATASETS.values() if _drifts(d)))
         raise CopernicaConfigError(
             f"schema_policy={policy!r} has nothing to pin for {entry.name!r}: its columns are "
             f"the catalog's, not a database's fields. Datasets whose columns follow the "
             f"fields: {drifting}"
         )
     return str(policy)
+
+
+def _drifts(entry: Dataset) -> bool:
+    return entry.discovery is not None or entry.survey_keys
 
 
 def applies(policy: str, extraction: Extraction) -> bool:
@@ -82,11 +94,16 @@ def pinned_columns(store: StateStore, extraction: Extraction) -> list[Column] | 
 
 
 def apply_schema_policy(
-    policy: str, extraction: Extraction, store: StateStore, log: logging.Logger
+    policy: str, extraction: Extraction, store: StateStore | None, log: logging.Logger
 ) -> list[Column] | None:
     """Fix the extraction's columns by ``policy``. Returns the columns to pin after a
-    successful write when none are pinned yet (else None). Raises on ``fail`` with a change."""
-    if not applies(policy, extraction):
+    successful write when none are pinned yet (else None). Raises on ``fail`` with a change.
+    Logfiles (``Dataset.survey_keys``) are checked against their documented columns
+    (:func:`check_documented`), under every policy and without a store."""
+    if extraction.dataset.survey_keys:
+        check_documented(policy, extraction, log)
+        return None
+    if store is None or not applies(policy, extraction):
         return None
     current = extraction.data_columns()
     pinned = pinned_columns(store, extraction)
@@ -137,6 +154,54 @@ def apply_schema_policy(
         )
     extraction.use_columns(pinned)
     return None
+
+
+def check_documented(policy: str, extraction: Extraction, log: logging.Logger) -> None:
+    """Rows against the columns Copernica documents (logfiles; ``logfiles.KeySurvey`` has
+    read every row's keys before anything is written): a documented column missing from
+    rows, and a key it does not document, are counted and named in the log. ``evolve``
+    keeps such a key as a column, ``pin`` leaves it out (a warning), ``fail`` stops here,
+    before anything is written. A missing column is null in the rows that lack it."""
+    survey = extraction.survey()
+    if survey is None:
+        return
+    what = f"{extraction.dataset.name} {survey.type_name}"
+    notes = survey.notes()
+    if notes:
+        log.info("%s: %s", what, notes)
+    if survey.clean:
+        log.info(
+            "%s: all %d rows of %d file(s) have the documented columns",
+            what,
+            survey.rows,
+            survey.files,
+        )
+        return
+    differences = survey.differences()
+    if policy == "fail":
+        raise CopernicaSchemaDriftError(
+            f"The rows of {what} differ from the columns Copernica documents ({differences})."
+            " Nothing was written. schema_policy='evolve' keeps undocumented keys as columns, "
+            "'pin' leaves them out; both write a missing documented column as null."
+        )
+    extra = set(survey.extra)
+    columns = extraction.data_columns()
+    if policy == "pin":
+        extraction.use_columns([c for c in columns if c.name not in extra])
+        log.warning(
+            "schema_policy=pin: %s: %s; undocumented key(s) left out of the output, missing "
+            "columns null",
+            what,
+            differences,
+        )
+        return
+    log.warning(
+        "schema_policy=evolve: %s: %s; undocumented key(s) kept as column(s): %s; missing "
+        "columns null",
+        what,
+        differences,
+        ", ".join(c.name for c in columns if c.name in extra) or "none (not in fields)",
+    )
 
 
 def pin_columns(store: StateStore, extraction: Extraction, columns: list[Column]) -> None:

@@ -294,9 +294,7 @@ class CopernicaToStorageOperator(BaseOperator):
         store = None
         if entry.deletions_of is not None or self.schema_policy != "evolve":
             store = StateStore(self.state_uri or default_state_uri(uri), self.output_conn_id)
-        to_pin = (
-            apply_schema_policy(self.schema_policy, extraction, store, self.log) if store else None
-        )
+        to_pin = apply_schema_policy(self.schema_policy, extraction, store, self.log)
         pages = deletion_pages(extraction, store, self.log) if entry.deletions_of else None
         with open_writer(
             uri, self.file_format, extraction.columns, conn_id=self.output_conn_id
