@@ -83,6 +83,12 @@ def _datasets() -> str:
     return markdown_table()
 
 
+def _logfile_columns() -> str:
+    from airflow_provider_copernica.catalog.describe import logfile_columns_markdown
+
+    return logfile_columns_markdown()
+
+
 def _connection() -> str:
     from airflow_provider_copernica.client.settings import connection_table
 
@@ -98,6 +104,7 @@ def _catalog_calls() -> str:
 
 REGIONS: tuple[Region, ...] = (
     Region("datasets", "docs/datasets.md", _datasets),
+    Region("logfile-columns", "docs/datasets.md", _logfile_columns),
     Region("connection", "docs/connection.md", _connection),
     Region("catalog-calls", "benchmarks/RESULTS.md", _catalog_calls),
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from airflow_provider_copernica.catalog import logfiles
 from airflow_provider_copernica.catalog.datasets import DATASETS, KINDS, Dataset
 from airflow_provider_copernica.catalog.window_styles import window_style
 
@@ -81,4 +82,31 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["by_kind", "markdown_table", "options_text", "rows", "window_text"]
+def logfile_columns_markdown() -> str:
+    """Each log type's columns, in order with their types, and what is read besides the
+    documented names: the logfile-columns table of docs/datasets.md."""
+    lines = [
+        "| log type | `log_type` (product) | columns | notes |",
+        "|---|---|---|---|",
+    ]
+    for name, family, product, columns in logfiles.type_table():
+        listed = ", ".join(f"`{c.name}` {c.type}" for c in columns)
+        notes = [f"reads `{a}` as `{c}`" for a, c in logfiles.ALIASES.get(name, {}).items()]
+        notes += [f"old-style rows have no `{c}`" for c in logfiles.OPTIONAL.get(name, ())]
+        if columns[0].name == logfiles.ROW_KEY:
+            notes.append(f"key `{logfiles.ROW_KEY}`: time\\|recipient\\|place in the file")
+        given = f"`{family}` ({product})"
+        if name not in logfiles.LOG_TYPES[family]:
+            given = f"its type name only ({product})"
+        lines.append(f"| `{name}` | {given} | {listed} | {'; '.join(notes)} |")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "by_kind",
+    "logfile_columns_markdown",
+    "markdown_table",
+    "options_text",
+    "rows",
+    "window_text",
+]

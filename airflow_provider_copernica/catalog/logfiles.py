@@ -75,8 +75,8 @@ _TYPES: Mapping[str, ColumnType] = {
 _MS_EVENT = "email tags senderdomain profile subprofile template"
 _POM_EVENT = "email tags senderdomain groupid profile subprofile template document"
 _GEO = "countrycode countryname regioncode city"
-# Copernica's type name -> its columns, in the order its page documents them
-# (``reference/copernica-rest-v4/logfile-types.md``).
+# Copernica's type name -> its columns, in the order its (English) page documents them
+# (``rest-cdm-click-logfile`` and the like).
 _DOCUMENTED: Mapping[str, str] = {
     "cdm-attempts": "id time mailingid profileid subprofileid databaseid collectionid "
     "senderdomain templateid tags email",

@@ -3,14 +3,15 @@
 Each log type's rows come from one sandbox table: the six event kinds from their event
 tables, ``attempts`` from the destinations (one attempt per message sent), ``retries`` from
 the deliveries that needed a second attempt, and ``feedback-loop-errors`` from both products'
-abuse reports. Publisher clicks on old-style tracked links (every fifth) are written to
-``pom-clicks-old``, the others to ``pom-clicks``. A file holds the rows of one local
+abuse reports. Publisher clicks on old-style tracked links (every fifth) are in
+``pom-clicks`` without ``linkinfo`` (its page says a row depends on the tracking) and in
+``pom-clicks-old`` (which has a page of its own): Copernica does not say which of the two
+it writes, so the sandbox writes both. A file holds the rows of one local
 (Europe/Amsterdam) day, times naive local like every Copernica time.
 
 A row has exactly the columns Copernica documents for its type, in that order
-(:data:`COLUMNS`, the sandbox's own copy of ``reference/copernica-rest-v4/logfile-types.md``:
-nothing here is imported from the provider, so a wrong name there cannot be served as
-right). ``bulk[(type, day)] = n`` adds ``n`` synthetic rows to a file (the constant-memory
+(:data:`COLUMNS`, the sandbox's own copy of Copernica's per-type pages: nothing here is
+imported from the provider, so a wrong name there cannot be served as right). ``bulk[(type, day)] = n`` adds ``n`` synthetic rows to a file (the constant-memory
 benchmark's 200k-row file); ``edits[(type, day)] = f`` serves ``f(place, row)`` instead of
 each row (``place`` from 1): rows that differ from the documentation, for the drift tests.
 """
@@ -91,8 +92,6 @@ def _sources(type_name: str) -> list[tuple[str, str, Callable[[dict[str, Any]], 
         return [("draganddrop", "deliveries", lambda row: int(row.get("attempts") or 1) > 1)]
     if kind == "retries":
         return [("html", "deliveries", lambda row: row.get("attempt") not in (None, "0"))]
-    if type_name == "pom-clicks":
-        return [("html", "clicks", lambda row: not _old_style(row))]
     if type_name == "pom-clicks-old":
         return [("html", "clicks", _old_style)]
     table = {
@@ -172,7 +171,10 @@ class Logfiles:
                 event = table.render(i)
                 if keep(event):
                     values = _values(prefix, product, table.ts[i], event)
-                    yield table.ts[i], (product, i), {c: values[c] for c in columns}
+                    row = {c: values[c] for c in columns}
+                    if type_name == "pom-clicks" and _old_style(event):
+                        del row["linkinfo"]  # an old-style click
+                    yield table.ts[i], (product, i), row
 
     def rows(self, type_name: str, day: str) -> list[dict[str, Any]]:
         """The documented rows of one file: the type's rows of a local day, by time."""

@@ -81,5 +81,7 @@ def test_a_region_is_spliced_between_its_own_markers_only(tmp_path: Path) -> Non
         f"# Benchmark results\n\nfigures\n\n{region.start}\nnew\n{region.end}\n\nkept\n"
     )
     assert region.current(results) == "new"
-    with pytest.raises(ValueError, match="valid: datasets, connection, catalog-calls"):
+    with pytest.raises(
+        ValueError, match="valid: datasets, logfile-columns, connection, catalog-calls"
+    ):
         docs_tables.regions(["nope"])
