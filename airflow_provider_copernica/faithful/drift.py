@@ -62,8 +62,9 @@ def check_schema_policy(policy: object, entry: Dataset | None = None) -> str:
         drifting = ", ".join(sorted(d.name for d in DATASETS.values() if _drifts(d)))
         raise CopernicaConfigError(
             f"schema_policy={policy!r} has nothing to pin for {entry.name!r}: its columns are "
-            f"the catalog's, not a database's fields. Datasets whose columns follow the "
-            f"fields: {drifting}"
+            f"the catalog's, not a database's fields. Datasets whose columns can drift (a "
+            f"database's fields, or a logfile's rows against Copernica's documentation): "
+            f"{drifting}"
         )
     return str(policy)
 
