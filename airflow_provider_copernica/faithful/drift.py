@@ -21,7 +21,6 @@ pins the new columns) or edit it.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from airflow_provider_copernica.catalog.schema import Column
@@ -29,7 +28,7 @@ from airflow_provider_copernica.exceptions import CopernicaConfigError, Copernic
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.catalog.datasets import Dataset
-    from airflow_provider_copernica.engine.extract import Extraction
+    from airflow_provider_copernica.engine.extract import Extraction, Log
     from airflow_provider_copernica.faithful.state import StateStore
 
 SCHEMA_POLICIES = ("evolve", "pin", "fail")
@@ -82,7 +81,7 @@ def pinned_columns(store: StateStore, extraction: Extraction) -> list[Column] | 
 
 
 def apply_schema_policy(
-    policy: str, extraction: Extraction, store: StateStore, log: logging.Logger
+    policy: str, extraction: Extraction, store: StateStore, log: Log
 ) -> list[Column] | None:
     """Fix the extraction's columns by ``policy``. Returns the columns to pin after a
     successful write when none are pinned yet (else None). Raises on ``fail`` with a change."""

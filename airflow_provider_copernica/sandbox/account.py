@@ -28,8 +28,8 @@ def consumption(
     for product in PRODUCTS:
         table = mailings.events[(product, "deliveries")]
         for i in range(len(table.ids)):
-            day = fmt_local(table.ts[i])[:10]
-            per_day[day] = per_day.get(day, 0) + 1
+            local_day = fmt_local(table.ts[i])[:10]
+            per_day[local_day] = per_day.get(local_day, 0) + 1
     rows: list[dict[str, Any]] = []
     day = to_datetime(span[0]).astimezone(TZ).date()
     last = to_datetime(span[1] - 1).astimezone(TZ).date()

@@ -131,7 +131,7 @@ class Admin:
                     raise KeyError(f"no {kind[:-1]} {ident}")
                 option = "database_id" if kind == "profiles" else "collection_id"
                 owner = int(found[0].owner_id)
-                cascade = self.data.remove_record(kind, int(ident), **{option: owner})
+                cascade = self.data.remove_record(kind, int(ident), None, **{option: owner})
                 removed[kind].append(int(ident))
                 removed["subprofiles"] += cascade
         return removed

@@ -40,7 +40,7 @@ class Content:
     def __init__(self, *, span: tuple[int, int], dst_changes: Sequence[tuple[int, str]]) -> None:
         span_start, span_end = span
         autumn = [t for t, kind in dst_changes if kind == "autumn"]
-        self.templates = {
+        self.templates: dict[str, list[dict[str, Any]]] = {
             "draganddrop": [
                 {
                     "id": str(t),
@@ -58,7 +58,7 @@ class Content:
                 for t in range(579, 584)
             ],
         }
-        self.documents = [
+        self.documents: list[dict[str, Any]] = [
             {
                 "id": str(d),
                 "template": str(579 + d % 4),
@@ -75,7 +75,7 @@ class Content:
         autumn_local = fmt_local(autumn[-1] - 1800) if autumn else fmt_local(soon)
         target = {"type": "database", "sources": [{"id": "7616", "type": "database"}]}
         sender = {"name": "Sandbox Shop", "email": "news@example.com"}
-        self.scheduled = {
+        self.scheduled: dict[str, list[dict[str, Any]]] = {
             "draganddrop": [
                 {
                     "id": str(1742 + k),
@@ -236,7 +236,7 @@ class Content:
         records = self.records(dataset, **options)
         if records is None:
             return None
-        return sorted(int(r.get("ID", r.get("id"))) for r in records)
+        return sorted(int(r["ID"] if "ID" in r else r["id"]) for r in records)
 
 
 def routes(content: Content, mailings: Emailings) -> list[Route]:

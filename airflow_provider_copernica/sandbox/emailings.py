@@ -271,6 +271,10 @@ class Emailings:
         return None
 
 
+def _equals(values: list[Any], wanted: object) -> Callable[[int], bool]:
+    return lambda i: values[i] == wanted
+
+
 def routes(mailings: Emailings, listing: Listing) -> list[Route]:
     """The endpoints of emailings, their destinations and events."""
 
@@ -285,9 +289,7 @@ def routes(mailings: Emailings, listing: Listing) -> list[Route]:
                 continue
             wanted = query.choice(name, ("yes", "no", "both"), "both")
             if wanted != "both":
-                flag = wanted == "yes"
-                values = table.columns[column]
-                extra.append((f"{name}={wanted}", lambda i, v=values, f=flag: v[i] == f))
+                extra.append((f"{name}={wanted}", _equals(table.columns[column], wanted == "yes")))
         low = query.integer("mindestinations", 0)
         high = query.integer("maxdestinations", -1, low=-1)
         if low:

@@ -70,7 +70,11 @@ CITIES = [
 COUNTRIES = ("Netherlands", "Netherlands", "Netherlands", "Belgium", "Germany")
 PRODUCTS_SOLD = ("Shoes", "Jacket", "Umbrella", "Bike", "Coffee, beans", 'Poster "Delft"')
 COMPANIES = ("Acme BV", "Tulip Tech", "Windmill Foods", "Canal Logistics", "Polder & Co")
-INTERESTS = (("soccer", "sports"), ("baseball", "sports"), ("tennis", "sports"))
+INTERESTS: tuple[tuple[str, str], ...] = (
+    ("soccer", "sports"),
+    ("baseball", "sports"),
+    ("tennis", "sports"),
+)
 INTERESTS += (("cooking", "hobbies"), ("travel", "hobbies"))
 
 

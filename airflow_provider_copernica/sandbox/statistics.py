@@ -127,8 +127,8 @@ class Statistics:
         )
         found = []
         for item in items:
-            stats = self.of_content(product, int(item["id"]), in_window(lo, hi))
-            if any(stats[k]["total"] for k in stats if k not in ("destinations", "unknown")):
+            totals = self.of_content(product, int(item["id"]), in_window(lo, hi))
+            if any(totals[k]["total"] for k in totals if k not in ("destinations", "unknown")):
                 found.append(int(item["id"]))
         return sorted(found)
 
