@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import cast
 
 from airflow_provider_copernica.catalog import endpoint, logfiles
 from airflow_provider_copernica.catalog.schema import Column
@@ -110,8 +111,8 @@ class Discovery:
     lookup_field: str = ""
 
 
-KINDS = ("structure", "profiles", "emailings", "events", "statistics", "logfiles", "selections")
-KINDS += ("other",)
+KINDS: tuple[str, ...] = ("structure", "profiles", "emailings", "events", "statistics", "logfiles")
+KINDS += ("selections", "other")
 """How ``copernica datasets`` and docs/datasets.md group the catalog (``Dataset.kind``)."""
 
 
@@ -906,7 +907,7 @@ def validate_metadata(names: object) -> tuple[str, ...]:
         return ()
     if isinstance(names, str):
         names = (names,)
-    result = tuple(names)  # type: ignore[arg-type]
+    result = tuple(cast("Iterable[str]", names))
     unknown = [n for n in result if n not in METADATA_COLUMNS]
     if unknown:
         raise CopernicaConfigError(

@@ -83,7 +83,7 @@ def check_columns(dataset: str, value: object) -> list[str]:
             f"Option 'columns' of dataset {dataset!r} must be a list of column names such as "
             f"['id:int', 'name'], got {value!r}"
         )
-    columns: dict[str, Column] = {}
+    columns: dict[str, str] = {}
     for item in items:
         name, _, kind = str(item).strip().partition(":")
         check_name(dataset, name, "columns")
@@ -128,7 +128,7 @@ def configure(entry: Dataset, options: Mapping[str, Any]) -> Dataset:
     if timestamp and style is None:
         style = WindowParams(None, None)  # nothing sent: every page is read, rows checked
     columns = tuple(
-        Column(name, kind)  # type: ignore[arg-type]
+        Column(name, kind)
         for name, _, kind in (spec.partition(":") for spec in options.get("columns") or ())
     )
     if columns:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_copernica.catalog.datasets import (
     METADATA_COLUMNS,
@@ -64,6 +64,15 @@ _FIELD_TYPES = {
 }
 
 
+class Log(Protocol):
+    """What the engine logs through: a :class:`logging.Logger`, or a task's or hook's
+    ``self.log`` (Airflow's structured logger)."""
+
+    def info(self, msg: str, /, *args: Any) -> object: ...
+
+    def warning(self, msg: str, /, *args: Any) -> object: ...
+
+
 class Extraction:
     """A validated extraction request; built by :func:`prepare`."""
 
@@ -76,7 +85,7 @@ class Extraction:
         metadata: tuple[str, ...],
         window: Window | None,
         run_id: str | None,
-        log: logging.Logger | None = None,
+        log: Log | None = None,
         user_filters: tuple[str, ...] = (),
     ) -> None:
         self.hook = hook
@@ -185,7 +194,7 @@ class Extraction:
 
     def _plan(self) -> RowPlan:
         discovery = self.dataset.discovery
-        paths = {}
+        paths: dict[str, tuple[str, ...]] = {}
         if discovery is not None:
             prefix = discovery.prefix + "."
             paths = {
@@ -281,7 +290,7 @@ class Extraction:
     def _own_field_names(self) -> list[str]:
         return list(self._own_fields())
 
-    def pages(self, max_rows: int | None = None) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, max_rows: int | None = None) -> Generator[list[dict[str, Any]], None, None]:
         """Output rows page by page (streams; empty pages are skipped).
 
         With ``max_rows`` (a preview) pages are fetched one at a time, only while fewer rows
@@ -390,7 +399,7 @@ def prepare(
     metadata: Sequence[str] = (),
     window: Window | None = None,
     run_id: str | None = None,
-    log: logging.Logger | None = None,
+    log: Log | None = None,
     filters: Sequence[str] | None = None,
 ) -> Extraction:
     """Validate a request against the catalog and return an :class:`Extraction`.

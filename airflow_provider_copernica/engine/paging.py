@@ -217,10 +217,10 @@ class KeysetPaginator(Paginator):
         total = body.get("total") if isinstance(body, Mapping) else None
         if total is not None and total is not False:
             self.remaining = int(total) - len(data)  # total counts this page too
+            if self.remaining <= 0:
+                self.has_next = False
         elif self.remaining is not None:
             self.remaining -= len(data)
-        if total is not None and total is not False and self.remaining <= 0:
-            self.has_next = False
         if self.has_next:
             newest = _record_id(data[-1])  # ordered by id (orderby=id, order=asc)
             if self.last is not None and newest <= self.last:
@@ -460,7 +460,7 @@ class LogfilePaginator(Paginator):
 def _record_id(record: Mapping[str, Any]) -> int:
     value = record.get("ID", record.get("id"))
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except (TypeError, ValueError):
         raise CopernicaAPIError(
             f"keyset paging needs an integer ID in every record, got {value!r}"

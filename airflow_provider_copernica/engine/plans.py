@@ -11,7 +11,7 @@ A catalog entry names its plan (``Dataset.plan``); a new plan is one function pl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -188,7 +188,7 @@ def event_fan_out(source: Source) -> Pages:
                     return
 
 
-def _items(source: Source, items: list[tuple[Any, Mapping[str, Any]]]) -> list[dict[str, Any]]:
+def _items(source: Source, items: Sequence[tuple[Any, Mapping[str, Any]]]) -> list[dict[str, Any]]:
     """One GET of ``FanOut.item_path`` per ``(id, listed item)``: the rows of one page."""
     dataset, fan = source.dataset, source.dataset.fan_out
     assert fan is not None

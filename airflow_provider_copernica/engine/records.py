@@ -54,7 +54,9 @@ def _utc_hour(key: str, tz: ZoneInfo) -> str | None:
         start = datetime.fromisoformat(f"{key}:00:00")
         # tz.utcoffset(naive) reads the wall time as fold=0, like naive_to_utc
         offset = tz.utcoffset(start)
-        if offset != tz.utcoffset(start + _LAST_SECOND_OF_HOUR) or offset.seconds % 3600:
+        if offset is None or offset != tz.utcoffset(start + _LAST_SECOND_OF_HOUR):
+            return None
+        if offset.seconds % 3600:
             return None
         return (start - offset).isoformat()[:13]
     except (ValueError, OverflowError):

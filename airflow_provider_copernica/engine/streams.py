@@ -107,7 +107,7 @@ class OrderedStreams(Iterator[T]):
             if kind == "item":
                 if self._gauge is not None:
                     self._gauge.page_ready(-1)
-                return value  # type: ignore[no-any-return]
+                return value
             if kind == "done":
                 self._running.popleft()
                 self._start_next()

@@ -34,7 +34,7 @@ from airflow_provider_copernica.interval import Window, iso_utc
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.catalog.datasets import Dataset
-    from airflow_provider_copernica.engine.extract import Extraction
+    from airflow_provider_copernica.engine.extract import Extraction, Log
     from airflow_provider_copernica.faithful.state import StateStore
 
 PAGE_ROWS = 1000
@@ -124,7 +124,7 @@ def missing(previous: Iterator[int], current: Iterator[int]) -> Iterator[int]:
 
 
 def deletion_pages(
-    extraction: Extraction, store: StateStore, log: logging.Logger | None = None
+    extraction: Extraction, store: StateStore, log: Log | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of deletion rows for the extraction's interval (see the module docstring)."""
     log = log or logging.getLogger(__name__)

@@ -27,7 +27,6 @@ a column, ``pin`` leaves it out with a warning, ``fail`` stops the run before an
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from airflow_provider_copernica.catalog.schema import Column
@@ -35,7 +34,7 @@ from airflow_provider_copernica.exceptions import CopernicaConfigError, Copernic
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.catalog.datasets import Dataset
-    from airflow_provider_copernica.engine.extract import Extraction
+    from airflow_provider_copernica.engine.extract import Extraction, Log
     from airflow_provider_copernica.faithful.state import StateStore
 
 SCHEMA_POLICIES = ("evolve", "pin", "fail")
@@ -95,7 +94,7 @@ def pinned_columns(store: StateStore, extraction: Extraction) -> list[Column] | 
 
 
 def apply_schema_policy(
-    policy: str, extraction: Extraction, store: StateStore | None, log: logging.Logger
+    policy: str, extraction: Extraction, store: StateStore | None, log: Log
 ) -> list[Column] | None:
     """Fix the extraction's columns by ``policy``. Returns the columns to pin after a
     successful write when none are pinned yet (else None). Raises on ``fail`` with a change.
@@ -157,7 +156,7 @@ def apply_schema_policy(
     return None
 
 
-def check_documented(policy: str, extraction: Extraction, log: logging.Logger) -> None:
+def check_documented(policy: str, extraction: Extraction, log: Log) -> None:
     """Rows against the columns Copernica documents (logfiles; ``logfiles.KeySurvey`` has
     read every row's keys before anything is written): a documented column missing from
     rows, and a key it does not document, are counted and named in the log. ``evolve``

@@ -460,9 +460,10 @@ class CopernicaAsyncHook:
             token = core.fresh_token()
             if token is None:
                 retry = async_retrying(core.settings, core.exchange_what)
-                token = await retry(self._exchange_once, core)
-                await amask_secrets(token)
-                core.keep_jwt(token)
+                fresh: str = await retry(self._exchange_once, core)
+                await amask_secrets(fresh)
+                core.keep_jwt(fresh)
+                return fresh
             return token
 
     async def _attempt(
@@ -474,7 +475,7 @@ class CopernicaAsyncHook:
         self.api_calls += 1
         try:
             response = await self._http(core.settings).get(
-                call.url, params=call.params, headers=call.headers
+                call.url, params=tuple(call.params), headers=call.headers
             )
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise core.transport_error(call, exc) from None

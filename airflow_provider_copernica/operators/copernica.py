@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
@@ -157,7 +157,9 @@ class CopernicaToStorageOperator(BaseOperator):
                     field_names(fields) or (),
                     (
                         c.name
-                        for c in shaped.columns_for(static_options.get("product"), static_options)
+                        for c in shaped.columns_for(
+                            cast("str | None", static_options.get("product")), static_options
+                        )
                     ),
                 )
         if output_uri is not None and not isinstance(output_uri, str):
@@ -243,9 +245,8 @@ class CopernicaToStorageOperator(BaseOperator):
         for other in previous_windows(window, self.restate_intervals, timetable):
             other_uri = None
             if self.output_uri_template:
-                rendered = self.render_template(
-                    self.output_uri_template, interval_context(context, window, other)
-                )
+                other_context = cast("Context", interval_context(context, window, other))
+                rendered = self.render_template(self.output_uri_template, other_context)
                 other_uri = str(rendered)
                 check_output_uri(other_uri, self.output_conn_id, file_format=self.file_format)
             targets.append((other, other_uri))
@@ -295,7 +296,9 @@ class CopernicaToStorageOperator(BaseOperator):
         if entry.deletions_of is not None or self.schema_policy != "evolve":
             store = StateStore(self.state_uri or default_state_uri(uri), self.output_conn_id)
         to_pin = apply_schema_policy(self.schema_policy, extraction, store, self.log)
-        pages = deletion_pages(extraction, store, self.log) if entry.deletions_of else None
+        pages = (
+            deletion_pages(extraction, store, self.log) if entry.deletions_of and store else None
+        )
         with open_writer(
             uri, self.file_format, extraction.columns, conn_id=self.output_conn_id
         ) as writer:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
@@ -155,7 +155,7 @@ class CopernicaPartitionsOperator(BaseOperator):
         hook = CopernicaHook(self.copernica_conn_id)
         settings = hook.settings
         filters = window_filters(entry, options, None if entry.snapshot else window, settings.tz)
-        style = entry.window_params_for(options.get("product"))
+        style = entry.window_params_for(cast("str | None", options.get("product")))
         check_conditions(entry.name, style if isinstance(style, str) else "", filters)
         path = api_path(entry.path, options, settings)
         bounds = probe_id_sample(hook, path, filters[0], settings.page_size)

@@ -274,7 +274,7 @@ class FsspecStorage:
             raise CopernicaConfigError(f"output_uri {self.uri} is a directory, not a file")
 
     def open_temporary(self, path: str) -> BinaryIO:
-        return self.fs.open(path, "wb")  # type: ignore[no-any-return]
+        return self.fs.open(path, "wb")
 
     def commit(self, file: BinaryIO, temporary: str) -> None:
         file.close()
@@ -554,7 +554,7 @@ class _ParquetFormat:
         self._names = [c.name for c in columns]
         self._schema = pa.schema([(c.name, _arrow_type(pa, c.type)) for c in columns])
         self._row_group_rows = row_group_rows
-        self._pending: list[pa.RecordBatch] = []
+        self._pending: list[Any] = []  # pyarrow RecordBatches
         self._pending_rows = 0
 
     def start(self, file: BinaryIO) -> None:
@@ -562,7 +562,7 @@ class _ParquetFormat:
 
         self._writer = pq.ParquetWriter(file, self._schema)
 
-    def _array(self, column: Column, arrow_type: pa.DataType, values: list[Any]) -> pa.Array:
+    def _array(self, column: Column, arrow_type: pa.DataType, values: Sequence[Any]) -> pa.Array:
         pa = self._pa
         if column.type != "json":
             try:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_copernica.sandbox.data import GENERATORS, _envelope, _field_defs
+from airflow_provider_copernica.sandbox.specs import GENERATORS, field_defs, list_envelope
 from airflow_provider_copernica.sandbox.timeutil import utc_epoch
 
 if TYPE_CHECKING:
@@ -98,8 +98,8 @@ def change_fields(
             table.field_types[name], table.kinds[name] = ftype, kind
             table.generators.append((name, GENERATORS[kind]))
             ident = max((int(f["ID"]) for f in items), default=20000) + 1
-            items += _field_defs([(name, ftype, kind)], ident)
-        envelope.update(_envelope(items))
+            items += field_defs([(name, ftype, kind)], ident)
+        envelope.update(list_envelope(items))
         table.touch()
         return [name for name, _ in table.generators]
 
@@ -120,7 +120,7 @@ def reset_fields(data: SandboxData) -> None:
             _ORIGINAL, {}
         ).values():
             table.field_types, table.kinds, table.generators = types, kinds, generators
-            envelope.update(_envelope(items))
+            envelope.update(list_envelope(items))
             table.touch()
 
 

@@ -312,7 +312,13 @@ def select(
     ]
     other = [c for c in conditions if c not in id_conds]
     by_id = orderby == "id"
-    key = (table.version, tuple(other), orderby, tuple(name for name, _ in extra), hidden_from)
+    key: tuple[Any, ...] = (
+        table.version,
+        tuple(other),
+        orderby,
+        tuple(name for name, _ in extra),
+        hidden_from,
+    )
     if not by_id:
         key += (tuple(id_conds),)
     cached = table._cache.get(key)

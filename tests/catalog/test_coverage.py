@@ -112,7 +112,7 @@ def test_template_and_document_statistics_equal_the_ground_truth_on_the_dst_day(
     assert sorted(r["id"] for r in rows) == truth(sandbox, dataset, DST_DAY, options) and rows
     lo, hi = DST_DAY.start.timestamp(), DST_DAY.end.timestamp()
     for row in rows:
-        stats = sandbox.data.coverage.content_statistics(
+        stats = sandbox.data.statistics.of_content(
             product, row["id"], lambda t, i: lo <= t.ts[i] < hi
         )
         metrics = [c for c in row if c != "id"]
@@ -142,7 +142,7 @@ def test_miniviews_carry_their_rules_and_last_built(sandbox: Any, hook: Copernic
         for page in prepare(hook, "miniviews", options={"collection_id": 6312}).pages()
         for r in page
     ]
-    cov = sandbox.data.coverage
+    cov = sandbox.data.selections
     assert sorted(r["id"] for r in rows) == sorted(
         i for i, s in cov.miniviews.items() if s.owner == 6312
     )

@@ -143,7 +143,7 @@ def test_a_list_the_catalog_lacks_is_one_endpoint_away(sandbox: Any, hook: Coper
     # docs/datasets.md's example: a Publisher template's documents
     options = {"path": "html/template/579/documents"}
     rows = rows_of(prepare(hook, "endpoint", options=options))
-    documents = sandbox.data.coverage.documents
+    documents = sandbox.data.content.documents
     assert [r["id"] for r in rows] == [int(d["id"]) for d in documents if d["template"] == "579"]
     assert rows and all(r["template"] == "579" and r["source"].startswith("<html>") for r in rows)
     assert [r.path for r in sandbox.iter_requests("/v4/")] == ["/v4/html/template/579/documents"]

@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_copernica.catalog.datasets import DATASETS
 from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
-from airflow_provider_copernica.sandbox.data import ACCOUNT
+from airflow_provider_copernica.sandbox.account import ACCOUNT
 
 BIN = Path(sys.executable).parent
 DAY = ("2026-11-10", "2026-11-11")

@@ -293,10 +293,10 @@ def test_emailing_enrichments_cost_one_call_per_emailing_and_option(
     assert sorted(r["id"] for r in rows) == expected(sandbox, "emailings", DST_DAY, options)
     assert rows and hook.api_calls == 1 + 2 * len(rows)
     for row in rows:
-        assert row["name"] == sandbox.data.coverage.emailing_name(product, row["id"])
-        assert row["hyperlinkextensions"] == sandbox.data.coverage.hyperlink_extensions(
+        assert row["name"] == sandbox.data.content.emailing_name(product, row["id"])
+        assert row["hyperlinkextensions"] == sandbox.data.content.hyperlink_extensions(
             product, row["id"]
-        ).get("data", sandbox.data.coverage.hyperlink_extensions(product, row["id"]))
+        ).get("data", sandbox.data.content.hyperlink_extensions(product, row["id"]))
     plain = prepare(CopernicaHook(), "emailings", options={"product": product}, window=DST_DAY)
     assert "name" not in [c.name for c in plain.columns]
 

@@ -225,6 +225,6 @@ def test_preview_of_enriched_emailings_calls_only_for_the_rows_shown(
         limit=3,
     )
     assert len(result.rows) == 3 and result.total is not None and result.total > 3
-    names = sandbox.data.coverage.emailing_name
+    names = sandbox.data.content.emailing_name
     assert [r["name"] for r in result.rows] == [names("draganddrop", r["id"]) for r in result.rows]
     assert snapshots() - before == 3

@@ -48,7 +48,7 @@ def test_every_generated_docs_table_is_what_make_docs_tables_writes(
     by_case = {(m.dataset, tuple(m.options.items())): m for m in results}
     assert by_case[("clicks", (("product", "html"),))].calls == 1
     stats = by_case[("template_statistics", (("product", "draganddrop"),))]
-    assert stats.calls == 1 + len(sandbox.data.coverage.templates["draganddrop"])
+    assert stats.calls == 1 + len(sandbox.data.content.templates["draganddrop"])
 
     # every region of every page equals its generator's output
     measured = {"catalog-calls": catalog_calls.render(results)}

@@ -194,3 +194,19 @@ def test_calls_go_one_way(wing: str) -> None:
         if _within(other, *CALLERS)
     ]
     assert not upward, f"the {wing} imports what calls it:\n" + "\n".join(upward)
+
+
+def test_the_sandbox_is_cut_on_its_own() -> None:
+    """Inside ``sandbox/`` no cycle either, and nothing of the provider it fakes is imported
+    (so a wrong name there cannot be served as right)."""
+    graph = import_graph()
+    own = {name: edges for name, edges in graph.items() if _within(name, EXEMPT)}
+    cycles = [c for c in strongly_connected(graph) if all(_within(m, EXEMPT) for m in c)]
+    assert not cycles, "\n\n".join(_explain(c, graph) for c in cycles)
+    outside = {
+        f"{name} -> {other} (line {line})"
+        for name, edges in own.items()
+        for other, line in edges.items()
+        if not _within(other, EXEMPT)
+    }
+    assert not outside, "the sandbox imports the provider:\n" + "\n".join(sorted(outside))
