@@ -5,6 +5,7 @@
 #
 #   bash scripts/demo.sh start    # (re)start everything, backfill, summarise; leaves it running
 #   bash scripts/demo.sh stop     # stop what `start` started (pid files in .demo/)
+#   bash scripts/demo.sh app-env PORT  # the [copernica] app settings for a sandbox on PORT
 #
 # Environment: AIRFLOW_PORT (default 8080), COPERNICA_SANDBOX_PORT (default 8900),
 # DEMO_DAYS (default 7). A busy port is reported and replaced by a free one.
@@ -67,6 +68,20 @@ stop_one() { # stop_one NAME: TERM the process group in .demo/NAME.pid, then KIL
     rm -f "$pidfile"
 }
 
+# The sandbox's OAuth app (SANDBOX_CLIENT_ID/SECRET of airflow_provider_copernica.sandbox) as
+# the [copernica] section, so that Plugins > Copernica can authorize a *new* connection.
+# Written out here, not imported: Airflow starts without waiting for Python to load the
+# sandbox; tests/browser/test_demo_doors.py runs these against a real sandbox.
+app_env() { # app_env PORT -> AIRFLOW__COPERNICA__*=... lines for the sandbox on 127.0.0.1:PORT
+    local url="http://127.0.0.1:$1"
+    printf '%s\n' \
+        "AIRFLOW__COPERNICA__CLIENT_ID=sandbox-client" \
+        "AIRFLOW__COPERNICA__CLIENT_SECRET=sandbox-client-secret-3e8b71" \
+        "AIRFLOW__COPERNICA__HOST=$url" \
+        "AIRFLOW__COPERNICA__AUTH_URL=$url/authenticate" \
+        "AIRFLOW__COPERNICA__AUTHORIZE_URL=$url/authorize"
+}
+
 stop() {
     stop_one airflow
     stop_one sandbox
@@ -104,6 +119,8 @@ start() {
     export AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT="$(pick_port 8794 "triggerer log server")"
     export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=10
     export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES=1
+    local setting
+    while IFS= read -r setting; do export "${setting?}"; done < <(app_env "$sandbox_port")
 
     export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60 # a busy laptop can be slower than 5 s
     # The backfill's runs exist before the scheduler starts, so the first tasks can start
@@ -359,6 +376,7 @@ demo: Airflow UI:  http://127.0.0.1:$api_port   user: admin
 demo: password:    in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated
 demo: files:       $AIRFLOW_HOME/data/copernica/$DAG_ID/<dataset>/<start>_<end>.jsonl
 demo: connection:  copernica_default points at the sandbox (Admin > Connections; the Test button works)
+demo: authorize:   Plugins > Copernica > Authorize a new connection (the sandbox's consent page)
 demo: logs:        .demo/airflow.log, .demo/sandbox.log
 demo: stop with:   make demo-stop
 demo: total time:  $(elapsed "$T0")s
@@ -368,5 +386,6 @@ EOF
 case "${1:-start}" in
 start) start ;;
 stop) stop ;;
-*) die "usage: $0 start|stop" ;;
+app-env) app_env "${2:?usage: $0 app-env PORT}" ;;
+*) die "usage: $0 start|stop|app-env PORT" ;;
 esac

@@ -114,7 +114,8 @@ class CopernicaToStorageOperator(BaseOperator):
         id_range: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        # Everything that needs no template is checked now, so a typo fails at DAG parse.
+        # Everything that needs no template is checked now, so a typo fails at DAG parse; what
+        # the worker must have installed (pyarrow, s3fs, ...) is checked when the task runs.
         entry = get_dataset(dataset)
         check_file_format(file_format)
         self.restate_intervals = check_restate_intervals(restate_intervals)
@@ -204,8 +205,12 @@ class CopernicaToStorageOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.output.writers import check_output_uri
+        from airflow_provider_copernica.output.writers import (
+            check_output_uri,
+            require_file_format,
+        )
 
+        require_file_format(self.file_format)  # the worker's install (pyarrow for parquet)
         id_range_conditions(get_dataset(self.dataset), self.id_range)  # rendered: check again
         uri = self.output_uri
         if uri:  # an unwritable target (or a '..' segment) fails before any API call

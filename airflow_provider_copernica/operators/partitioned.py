@@ -133,8 +133,13 @@ class CopernicaPartitionsOperator(BaseOperator):
         from airflow_provider_copernica.engine.filters import check_conditions
         from airflow_provider_copernica.engine.plans import api_path, window_filters
         from airflow_provider_copernica.hooks.copernica import CopernicaHook
-        from airflow_provider_copernica.output.writers import canonical_output_uri, open_storage
+        from airflow_provider_copernica.output.writers import (
+            canonical_output_uri,
+            open_storage,
+            require_file_format,
+        )
 
+        require_file_format(self.file_format)  # the worker's install (pyarrow for parquet)
         count = check_partitions(self.partitions)
         base = get_dataset(self.dataset)
         options = validate_options(base, self.dataset_options)

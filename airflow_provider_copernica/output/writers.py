@@ -346,7 +346,7 @@ def check_output_uri(
     file). Creates nothing. Returns :func:`canonical_output_uri` of ``uri``.
     """
     if file_format is not None:
-        check_file_format(file_format)
+        require_file_format(file_format)
     storage = open_storage(uri, conn_id)
     storage.check()
     return storage.uri
@@ -642,12 +642,24 @@ FILE_FORMATS = tuple(FORMATS)  # the valid ``file_format`` values, in documentat
 
 
 def check_file_format(file_format: str) -> str:
-    """Validate ``file_format`` (and that pyarrow is installed for parquet); return it."""
+    """Validate the value of ``file_format`` (at DAG parse: no worker install is checked).
+
+    Whether the worker has what the format needs (pyarrow for parquet) is
+    :func:`require_file_format`, called when the task runs.
+    """
     if file_format not in FILE_FORMATS:
         raise CopernicaConfigError(
             f"Unknown file_format {file_format!r}; valid formats: {', '.join(FILE_FORMATS)}"
         )
-    requires = FORMATS[file_format].requires
+    return file_format
+
+
+def require_file_format(file_format: str) -> str:
+    """Validate ``file_format`` and that this worker has what it needs; return it.
+
+    Raises :class:`CopernicaConfigError` naming the extra to install (e.g. ``[parquet]``).
+    """
+    requires = FORMATS[check_file_format(file_format)].requires
     if requires is not None:
         requires()
     return file_format
@@ -757,7 +769,7 @@ def open_writer(
     temporaries of the same target (see :func:`remove_stale_temporaries`), creates parent
     directories, and opens the temporary object.
     """
-    check_file_format(file_format)
+    require_file_format(file_format)
     names = [c.name for c in columns]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -26,6 +26,7 @@ from airflow_provider_copernica.output.writers import (
     LocalStorage,
     canonical_output_uri,
     check_file_format,
+    require_file_format,
     check_output_uri,
     open_storage,
     open_writer,
@@ -398,8 +399,9 @@ def test_parquet_without_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(CopernicaConfigError, match=r"airflow-provider-copernica\[parquet\]"):
-        check_file_format("parquet")
-    assert check_file_format("csv") == "csv"
+        require_file_format("parquet")  # when the task runs
+    assert check_file_format("parquet") == "parquet"  # at DAG parse: the value only
+    assert require_file_format("csv") == "csv"
 
 
 def test_duplicate_columns_are_rejected(tmp_path: Path) -> None:
