@@ -23,7 +23,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from airflow_provider_copernica.catalog.datasets import DATASETS
+from airflow_provider_copernica.catalog.datasets import DATASETS, KINDS
+from airflow_provider_copernica.catalog.window_styles import WINDOW_STYLES
 from airflow_provider_copernica.client.settings import PRODUCTS
 
 log = logging.getLogger(__name__)
@@ -41,44 +42,86 @@ def last_full_day() -> tuple[str, str]:
 DEFAULT_FROM, DEFAULT_TO = last_full_day()
 
 
-def option_params() -> dict[str, Param]:
-    """One form field per dataset option of the catalog (ids, product, choices), so the
-    form follows the catalog: empty fields are not sent, and each dataset takes its own."""
-    params: dict[str, Param] = {
-        "database_id": Param(
-            7616, type=["null", "integer"], minimum=1, description="For database datasets."
-        ),
-        "product": Param(
-            None,
-            type=["null", "string"],
-            enum=[None, *PRODUCTS],
-            description="For emailing data (empty: the dataset's default, draganddrop).",
-        ),
-    }
+# What each option is; which datasets take it comes from the catalog (DATASETS).
+OPTION_TEXT = {
+    "database_id": "Copernica database id",
+    "collection_id": "Copernica collection id",
+    "view_id": "Copernica selection (view) id",
+    "miniview_id": "Copernica miniview id (a selection of a collection)",
+    "couponcampaign_id": "Copernica coupon campaign id",
+    "product": "Emailing product (empty: draganddrop)",
+    "timestamp_field": "Record field checked against the window",
+    "begin_param": "API parameter that takes the window's first local second",
+    "end_param": "API parameter that takes the window's last local second",
+}
+CHOICES_OF = {"product": PRODUCTS, "window_params": tuple(WINDOW_STYLES)}
+NOT_SET = {"null": "(not set)"}  # the label of an empty dropdown (the UI shows None as "null")
+
+
+def _takers() -> dict[str, tuple[list[str], list[str]]]:
+    """option -> (datasets that need it, datasets that may take it), in catalog order."""
+    takers: dict[str, tuple[list[str], list[str]]] = {}
     for entry in DATASETS.values():
-        for name in entry.required_options:
-            if (
-                name in entry.option_checks
-            ):  # a text option (log_type, path), checked by the catalog
-                continue
-            params.setdefault(
-                name,
-                Param(None, type=["null", "integer"], minimum=1, description=f"For {name}."),
+        for name in entry.option_names:
+            needs, may = takers.setdefault(name, ([], []))
+            (needs if name in entry.required_options else may).append(entry.name)
+    return takers
+
+
+def _sections(takers: dict[str, tuple[list[str], list[str]]]) -> dict[str, str]:
+    """option -> its form section: options of datasets of overlapping kinds share one,
+    named after those kinds (e.g. "Options for emailings, events ... datasets")."""
+    groups: list[tuple[set[str], list[str]]] = []  # (kinds, options)
+    for name, (needs, may) in takers.items():
+        kinds = {DATASETS[d].kind for d in needs + may}
+        joined = [g for g in groups if g[0] & kinds]
+        merged = (kinds.union(*(g[0] for g in joined)), [o for g in joined for o in g[1]] + [name])
+        groups = [g for g in groups if g not in joined] + [merged]
+    section = {}
+    for kinds, options in groups:
+        ordered = [k for k in KINDS if k in kinds]
+        named = ", ".join(ordered[:-1]) + (" and " if len(ordered) > 1 else "") + ordered[-1]
+        for option in options:
+            section[option] = f"Options for {named} datasets"
+    return section
+
+
+def _help(name: str, needs: list[str], may: list[str]) -> str:
+    text = OPTION_TEXT.get(name)
+    if text is None:  # a choice's description, else the catalog check's docstring
+        choice = next((c for e in DATASETS.values() for c in e.choices if c.name == name), None)
+        check = next(
+            (e.option_checks[name] for e in DATASETS.values() if name in e.option_checks), None
+        )
+        text = (choice.description if choice else None) or " ".join((check.__doc__ or name).split())
+        text = text[0].upper() + text[1:]
+    said = [f"Required by: {', '.join(needs)}"] if needs else []
+    said += [f"Taken by: {', '.join(may)}"] if may else []
+    return f"{text}. {'. '.join(said)}."
+
+
+def option_params() -> dict[str, Param]:
+    """One form field per dataset option of the catalog, in a section per group of datasets,
+    each saying which datasets take it. Nothing is prefilled: empty fields are not sent."""
+    takers = _takers()
+    sections = _sections(takers)
+    params: dict[str, Param] = {}
+    for name, (needs, may) in takers.items():
+        common: dict[str, Any] = {"description": _help(name, needs, may), "section": sections[name]}
+        choice = next((c for e in DATASETS.values() for c in e.choices if c.name == name), None)
+        values = CHOICES_OF.get(name) or (choice.values if choice else None)
+        if values:
+            params[name] = Param(
+                None,
+                type=["null", "string"],
+                enum=[None, *values],
+                values_display=NOT_SET,
+                **common,
             )
-        for name in (*entry.optional_options, *entry.option_checks):
-            params.setdefault(
-                name, Param(None, type=["null", "string"], description=f"For {entry.name}.")
-            )
-        for choice in entry.choices:
-            params.setdefault(
-                choice.name,
-                Param(
-                    None,
-                    type=["null", "string"],
-                    enum=[None, *choice.values],
-                    description=choice.description or f"Option {choice.name}.",
-                ),
-            )
+        elif name.endswith("_id"):
+            params[name] = Param(None, type=["null", "integer"], minimum=1, **common)
+        else:
+            params[name] = Param(None, type=["null", "string"], minLength=1, **common)
     return params
 
 
@@ -138,17 +181,11 @@ def copernica_preview() -> None:
             limit=params["limit"],
         )
         # Logged from execute, one line per event: the log's default view shows them (stdout
-        # is flushed late and lands in the collapsed "Post Execute" group).
-        total = result.total if result.total is not None else f"more than {len(result.rows)}"
-        log.info(
-            "%s [%s, %s): %s row(s), showing %d",
-            params["dataset"],
-            params["date_from"],
-            params["date_to"],
-            total,
-            len(result.rows),
-        )
-        for line in result.table().splitlines():
+        # is flushed late and lands in the collapsed "Post Execute" group). At most
+        # preview.WIDTH characters a line (one record per block when the table is wider); the
+        # last line says what was left out; each profile's secret is masked.
+        log.info("%s [%s, %s):", params["dataset"], params["date_from"], params["date_to"])
+        for line in result.lines(params["dataset"]):
             log.info("%s", line)
         return len(result.rows)
 

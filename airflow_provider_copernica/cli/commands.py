@@ -215,7 +215,7 @@ def datasets_command(
                 ]
                 print(("\n" if n else "") + f"{kind}:", file=out)
                 header = ("dataset", "options", "interval filter", "key")
-                print(format_table(header, rows), file=out)
+                print(format_table(header, rows, wrap=True), file=out)
             return EXIT_OK
         entry = get_dataset(args.dataset)
         valid = validate_options(entry, options)
@@ -254,8 +254,7 @@ def preview_command(
             date_to=args.date_to,
             limit=args.limit,
         )
-        print(result.table(), file=out)
-        print(f"\n{result.summary(args.dataset)}", file=out)
+        print("\n".join(result.lines(args.dataset)), file=out)
         return EXIT_OK
 
     return _run(work, err)

@@ -95,9 +95,12 @@ def test_preview_shows_the_sandbox_rows_from_a_metadata_db_connection(
     lines = done.stdout.splitlines()
     truth = sorted(int(i) for i in sandbox.data.expected_ids("clicks", *DAY))
     assert len(truth) > 5
-    assert lines[0].split()[:2] == ["id", "mailing"]
-    assert [int(line.split()[0]) for line in lines[2:7]] == truth[:5]
-    assert lines[-1] == f"{len(truth)} row(s) of clicks in the window (showing 5)"
+    # wider than a window: one record per block, each line "  column  value"
+    assert lines[0] == "-- record 1 of 5 --"
+    assert lines[1].split() == ["id", str(truth[0])] and lines[2].split()[0] == "mailing"
+    assert [int(line.split()[1]) for line in lines if line.split()[:1] == ["id"]] == truth[:5]
+    assert lines[-2] == f"{len(truth)} row(s) of clicks in the window (showing 5)"
+    assert lines[-1] == f"left out: {len(truth) - 5} row(s) (raise limit)"
 
 
 def test_datasets_reads_database_fields_through_a_metadata_db_connection(

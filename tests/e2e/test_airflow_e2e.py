@@ -153,6 +153,7 @@ def test_preview_dag_triggered_with_conf_logs_the_rows_and_writes_nothing(
     files_before = sorted(p for p in data_root.rglob("*") if p.is_file())
     conf = {
         "dataset": "profiles",
+        "database_id": 7616,  # the form prefills nothing: a dataset's own options are given
         "date_from": day.isoformat(),
         "date_to": (day + timedelta(days=1)).isoformat(),
         "limit": 3,
@@ -166,10 +167,14 @@ def test_preview_dag_triggered_with_conf_logs_the_rows_and_writes_nothing(
     assert run["conf"] == conf
     [ti] = airflow.task_instances(PREVIEW_DAG, run["dag_run_id"])
     log = airflow.task_log(PREVIEW_DAG, run["dag_run_id"], ti["task_id"])
-    assert f"{len(expected)} row(s), showing 3" in log, log[-3000:]
+    summary = f"{len(expected)} row(s) of profiles in the window (showing 3)"
+    assert summary in log, log[-3000:]
     # The table is in the log's default view: outside the collapsed ::group:: sections.
     shown = _ungrouped_lines(log)
-    assert any(line.endswith(f"{len(expected)} row(s), showing 3") for line in shown), shown
+    assert any(line.endswith(summary) for line in shown), shown
+    assert any(
+        line.endswith(f"left out: {len(expected) - 3} row(s) (raise limit)") for line in shown
+    )
     assert ["id", "modified"] in [line.split() for line in shown]
     rows = [line.split()[0] for line in shown if line.split()[:1] and line.split()[0].isdigit()]
     assert rows == [str(ident) for ident in sorted(expected)[:3]], shown

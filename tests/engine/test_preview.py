@@ -73,7 +73,8 @@ def test_preview_prints_the_first_rows_and_the_total(
     assert set(out[1]) == {"-", " "}
     shown = [int(line.split()[0]) for line in out[2:5]]
     assert shown == [int(i) for i in expected[:3]]
-    assert out[-1] == f"{len(expected)} row(s) of clicks in the window (showing 3)"
+    assert out[-2] == f"{len(expected)} row(s) of clicks in the window (showing 3)"
+    assert out[-1] == f"left out: {len(expected) - 3} row(s) (raise limit)"
 
 
 def test_preview_rows_for_a_dag(sandbox: Any, copernica_conn: str) -> None:

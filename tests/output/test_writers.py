@@ -26,11 +26,11 @@ from airflow_provider_copernica.output.writers import (
     LocalStorage,
     canonical_output_uri,
     check_file_format,
-    require_file_format,
     check_output_uri,
     open_storage,
     open_writer,
     remove_stale_temporaries,
+    require_file_format,
     temporary_name,
 )
 

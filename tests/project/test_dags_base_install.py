@@ -48,7 +48,7 @@ PARSE = textwrap.dedent(
     except ImportError:
         blocked = True
     from airflow_provider_copernica.exceptions import CopernicaConfigError
-    from airflow_provider_copernica.writers import check_output_uri
+    from airflow_provider_copernica.output.writers import check_output_uri
     try:
         check_output_uri(sys.argv[2], file_format="parquet")  # what the task runs first
         at_run = None

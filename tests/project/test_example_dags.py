@@ -188,7 +188,7 @@ def test_preview_dag_validates_its_params_before_running(dagbag: Any) -> None:
             assert dag.params.get_param(choice.name).schema["enum"] == [None, *choice.values]
     good = {"dataset": "profiles", "date_from": "2026-11-20", "date_to": "2026-11-21"}
     resolved = _with_conf(dag.params, good).validate()
-    assert resolved["limit"] == 20 and resolved["database_id"] == 7616
+    assert resolved["limit"] == 20 and resolved["database_id"] is None  # nothing prefilled
     bad_cases = {
         "no_such_dataset": ({**good, "dataset": "no_such_dataset"}, "is not one of"),
         "20-11-2026": ({**good, "date_from": "20-11-2026"}, "is not a 'date'"),
