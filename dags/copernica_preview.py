@@ -6,12 +6,16 @@ starts; the dates default to the last full day, UTC), or from the command line::
     airflow dags trigger copernica_preview --conf \\
         '{"dataset": "clicks", "date_from": "2026-11-20", "date_to": "2026-11-21", "limit": 10}'
 
-The task log shows the first ``limit`` rows as a table in its default view (outside the
-collapsed "Pre/Post Execute" groups), with the columns the dataset has, so you can check a
-dataset, its columns and a window's data before scheduling a sync. A preview reads only the
+The task log shows the first ``limit`` rows in its default view (outside the collapsed
+"Pre/Post Execute" groups), with the columns the dataset has, so you can check a dataset, its
+columns and a window's data before scheduling a sync: a table when it fits 100 characters,
+else one block per record; the last line says what was left out, and each profile's
+``secret`` is shown as ``***`` (an extraction keeps it). A preview reads only the
 pages it shows plus one count request, whatever the window.
 ``date_to`` is exclusive: ``2026-11-20`` to ``2026-11-21`` is the single day 20 November
-(UTC). Options a dataset does not take (e.g. ``database_id`` for ``clicks``) are ignored.
+(UTC). The dataset options sit in sections by the kinds of datasets that take them, each
+help text naming those datasets; none is prefilled, and options a dataset does not take
+(e.g. ``database_id`` for ``clicks``) are ignored.
 Nothing is written to storage and nothing but a row count goes to XCom.
 """
 

@@ -163,8 +163,8 @@ def test_the_preview_trigger_form_groups_options_by_dataset(
         if option in DATASETS["clicks"].option_names:
             continue
         box = dialog.locator(f"input[name=element_{option}]")
-        if box.count():
-            assert box.first.input_value() == "", option
+        if box.count():  # a dropdown's empty value is the UI's "__null__"
+            assert box.first.input_value() in ("", "__null__"), option
 
 
 def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
@@ -185,7 +185,7 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
     # profiles with the sandbox's database: type the dataset and the id the form asks for
     dialog.locator("#element_dataset").click()
     page.keyboard.type("profiles")
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name="profiles", exact=True).click()
     section = dialog.locator(".chakra-accordion__item").filter(
         has=page.locator("input[name=element_database_id]")
     )
@@ -216,7 +216,7 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
     assert done["state"] == "success", log[-3000:]
     events = [e for e in log.splitlines() if e.strip()]
     assert any("left out" in e for e in events), log[-2000:]
-    assert "secret masked" in log
+    assert "secret (masked: ***)" in log
     # the sandbox's rows of that window: none of their secrets reached the log
     page.goto(f"{airflow_ui.url}/dags/copernica_preview/runs/{run_id}/tasks/preview")
     expect(page.get_by_text("left out").first).to_be_visible(timeout=60_000)
@@ -228,12 +228,18 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
 
 
 def _task_log(airflow: Any, run_id: str) -> str:
-    """The preview task's log as text (one event's message per line)."""
-    reply = airflow.api(
-        "GET", f"dags/copernica_preview/dagRuns/{run_id}/taskInstances/preview/logs/1"
-    )
-    content = reply.get("content", reply) if isinstance(reply, dict) else reply
+    """The preview task's log: one event's message per line (an error with its detail)."""
+    content = airflow.api(
+        "GET",
+        f"dags/copernica_preview/dagRuns/{run_id}/taskInstances/preview/logs/1",
+        params={"full_content": "true"},
+    )["content"]
     lines = []
-    for event in content if isinstance(content, list) else [content]:
-        lines.append(event.get("event", "") if isinstance(event, dict) else str(event))
+    for item in content:
+        if not isinstance(item, dict):
+            lines.append(str(item))
+            continue
+        lines.append(str(item.get("event", "")))
+        if item.get("error_detail"):
+            lines.append(json.dumps(item["error_detail"])[:3000])
     return "\n".join(lines)
