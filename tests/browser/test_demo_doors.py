@@ -221,7 +221,10 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
     page.goto(f"{airflow_ui.url}/dags/copernica_preview/runs/{run_id}/tasks/preview")
     expect(page.get_by_text("left out").first).to_be_visible(timeout=60_000)
     screenshot("preview-log")
-    widest = max(events, key=len)
+    first = next(i for i, e in enumerate(events) if e.startswith("profiles ["))
+    last = next(i for i, e in enumerate(events) if e.startswith("left out: "))
+    assert last == first + 5 * 17 + 2, events[first : last + 1]  # 5 blocks of 16 columns
+    widest = max(events[first : last + 1], key=len)  # the preview's lines, not Airflow's
     assert len(widest) <= 100, f"a log line of {len(widest)} characters: {widest[:120]}"
     secrets = re.findall(r"\b[0-9a-f]{32}\b", log)
     assert not secrets, f"{len(secrets)} secret-like value(s) in the task log"
