@@ -110,7 +110,7 @@ class Preview(NamedTuple):
                     for c, v in zip(self.columns, values, strict=True)
                 ]
         cut = sum(len(v) > bound for values in shown for v in values)
-        masked = [c for c in self.columns if c in MASKED_COLUMNS]
+        masked = [c for c in self.columns if c in MASKED_COLUMNS and self.rows]
         last = textwrap.wrap(self.left_out(cut=cut, cut_at=bound, masked=masked), width)
         return [*out, "", self.summary(dataset), *last]
 

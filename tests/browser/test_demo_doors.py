@@ -14,6 +14,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -182,6 +183,10 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
     assert limit.input_value() != "0", "the form kept a limit of 0"
     limit.fill("5")
     limit.blur()
+    # the week before the sandbox's anchor (the default, the last full day, may hold no rows)
+    anchor = copernica.data.anchor
+    for name, day in (("date_from", anchor - timedelta(days=7)), ("date_to", anchor)):
+        dialog.locator(f"input[name=element_{name}]").fill(day.isoformat())
     # profiles with the sandbox's database: type the dataset and the id the form asks for
     dialog.locator("#element_dataset").click()
     page.keyboard.type("profiles")
@@ -199,6 +204,7 @@ def test_the_trigger_form_refuses_a_limit_of_zero_and_runs_a_readable_preview(
     assert reply.value.ok, reply.value.text()
     run = reply.value.json()
     assert run["conf"]["limit"] == 5 and run["conf"]["database_id"] == 7616
+    assert run["conf"]["date_from"] == (anchor - timedelta(days=7)).isoformat()
     run_id = run["dag_run_id"]
 
     started = time.monotonic()
