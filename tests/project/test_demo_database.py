@@ -3,6 +3,7 @@ DuckDB, and the clicks per day a newcomer sees, equal to the sandbox's ground tr
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,15 +11,16 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from conftest import sandbox_conn_json
 from sandbox_requests import truth
+
+from airflow_provider_copernica.sandbox import SANDBOX_ACCESS_TOKEN
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "demo_database.py"
 
 
 def test_the_demo_prints_the_clicks_per_day_from_duckdb(sandbox: Any, tmp_path: Path) -> None:
     (tmp_path / "sandbox.log").write_text(
-        f"Copernica sandbox listening\nAIRFLOW_CONN_COPERNICA_DEFAULT='{sandbox_conn_json(sandbox)}'\n"
+        f"Copernica sandbox listening\nAIRFLOW_CONN_COPERNICA_DEFAULT='{json.dumps(sandbox.connection(SANDBOX_ACCESS_TOKEN))}'\n"
     )
     first, days = date(2026, 11, 14), 7
     for _ in range(2):  # a second demo replaces the same days
