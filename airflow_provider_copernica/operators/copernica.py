@@ -416,9 +416,19 @@ class CopernicaToSqlOperator(_DatasetOperator):
     :param state_uri: where a ``*_deletions`` dataset keeps its id snapshots (default
         ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/_copernica_state``; give shared
         storage, e.g. ``s3://...``, when workers do not share a disk).
+    :param id_range: ``{"after": N, "upto": M}``: only the records with ``N < id <= M``, as
+        one partition of a partitioned load (keyset-paged datasets); ``truncate_insert`` and
+        a snapshot's ``history`` then replace (close) only the rows of that range.
     """
 
-    template_fields: Sequence[str] = ("dataset_options", "fields", "filters", "table", "state_uri")
+    template_fields: Sequence[str] = (
+        "dataset_options",
+        "fields",
+        "filters",
+        "table",
+        "state_uri",
+        "id_range",
+    )
     template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
     ui_color = "#e8f4e8"
 
@@ -437,6 +447,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
         copernica_conn_id: str = DEFAULT_CONN_ID,
         schema_policy: str = "evolve",
         state_uri: str | None = None,
+        id_range: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         from airflow.sdk import AssetAlias
@@ -458,7 +469,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
             raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
         chosen = validate_metadata(metadata)
         self.metadata = (*chosen, *(m for m in mode.extra_metadata(entry) if m not in chosen))
-        check_dataset_arguments(entry, dataset_options, fields, filters)
+        check_dataset_arguments(entry, dataset_options, fields, filters, id_range)
         super().__init__(**kwargs)
         self.table_alias = AssetAlias(name=f"copernica_sql/{sql_conn_id}/{table}")
         if self.table_alias not in self.outlets:
@@ -467,7 +478,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
         self.dataset_options = dataset_options
         self.fields = fields
         self.filters = filters
-        self.id_range = None
+        self.id_range = id_range
         self.sql_conn_id = sql_conn_id
         self.table = table
         self.write_mode = mode.name
@@ -485,6 +496,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
         from airflow_provider_copernica.output.sql.tables import TableName
 
         table = TableName.parse(self.table)  # rendered: check again
+        id_range_conditions(get_dataset(self.dataset), self.id_range)
         dialect = dialect_for(sql_hook(self.sql_conn_id))  # a wrong connection: no request
         window = self._window(context)
         hook = CopernicaHook(self.copernica_conn_id)
@@ -501,6 +513,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
             run_id=extraction.run_id,
             schema_policy=self.schema_policy,
             log=self.log,
+            id_range=IdRange.from_value(self.id_range) if self.id_range else None,
         )
         load.setup()  # creates or checks the table before any data request
         self.log.info(
@@ -549,7 +562,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
             "dataset": self.dataset,
             "interval_start": window.start.isoformat() if window else None,
             "interval_end": window.end.isoformat() if window else None,
-        }
+        } | ({"id_range": IdRange.from_value(self.id_range).as_dict()} if self.id_range else {})
         self._emit_table_event(context, uri, landed)
         return {**landed, "api_calls": hook.api_calls}
 

@@ -215,6 +215,37 @@ def test_two_intervals_loading_at_once_lose_no_rows(
     assert plain_rows(database, "copernica_clicks") == sorted(expected, key=lambda r: r["id"])
 
 
+def test_partitions_of_a_snapshot_each_replace_their_own_id_range(
+    database: Database, conn: str, sandbox: Any, tmp_path: Path
+) -> None:
+    ids = profile_ids(sandbox)
+    cuts = [0, ids[len(ids) // 3], ids[2 * len(ids) // 3], None]
+    ranges = [{"after": cuts[k], "upto": cuts[k + 1]} for k in range(3)]
+    errors: list[BaseException] = []
+
+    def run(id_range: dict[str, Any]) -> None:
+        try:
+            to_sql(database, "profiles_snapshot", ALL_TIME, id_range=id_range)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in ranges]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors, errors
+    assert plain_rows(database, "copernica_profiles_snapshot") == landed(
+        tmp_path, "profiles_snapshot", ALL_TIME
+    )
+    # a profile removed from the middle range: only that partition's re-run drops it
+    gone = ids[len(ids) // 2]
+    requests.post(f"{sandbox.url}/_sandbox/remove", json={"profiles": [gone]}, timeout=10)
+    result = to_sql(database, "profiles_snapshot", ALL_TIME, id_range=ranges[1])
+    assert result["id_range"] == ranges[1]
+    assert [r["id"] for r in database.rows("copernica_profiles_snapshot")] == profile_ids(sandbox)
+
+
 # -- Airflow integration ------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from airflow_provider_copernica.output.sql.tables import TableName, misfits
 
 if TYPE_CHECKING:
     from airflow_provider_copernica.catalog.datasets import Dataset
+    from airflow_provider_copernica.engine.id_ranges import IdRange
     from airflow_provider_copernica.interval import Window
 
 BATCH_ROWS = 20_000
@@ -72,6 +73,7 @@ class TableLoad:
         run_id: str | None = None,
         schema_policy: str = "evolve",
         log: logging.Logger | None = None,
+        id_range: IdRange | None = None,
     ) -> None:
         self.dialect = dialect
         self.table = table
@@ -82,6 +84,7 @@ class TableLoad:
         self.run_id = run_id
         self.schema_policy = schema_policy
         self.log = log or logging.getLogger(__name__)
+        self.id_range = id_range
         self.data_columns = list(columns)
         self.key = "id" if entry.deletions_of is not None else entry.key
         self.target = dialect.table(table)
@@ -109,6 +112,16 @@ class TableLoad:
             affected = getattr(self._cursor, "rowcount", -1)
             if isinstance(affected, int) and affected >= 0:
                 self.result.counts[count] = self.result.counts.get(count, 0) + affected
+
+    def in_range(self) -> tuple[str, tuple[int, ...]]:
+        """``" AND key > ? [AND key <= ?]"`` and its parameters for the load's id range
+        (a partition replaces only its own rows); empty without one."""
+        if self.id_range is None:
+            return "", ()
+        key = f"{self.bare}.{self.q(self.key)}"
+        if self.id_range.upto is None:
+            return f" AND {key} > ?", (self.id_range.after,)
+        return f" AND {key} > ? AND {key} <= ?", (self.id_range.after, self.id_range.upto)
 
     def insert_all(self) -> None:
         self.execute(

@@ -164,7 +164,8 @@ class TruncateInsert(WriteMode):
 
     def apply(self, load: TableLoad) -> None:
         # DELETE, not TRUNCATE: in one transaction, every reader sees the old rows or the new.
-        load.execute(f"DELETE FROM {load.target}", count="deleted")
+        where, params = load.in_range()
+        load.execute(f"DELETE FROM {load.target} WHERE 1 = 1{where}", params, count="deleted")
         load.insert_all()
 
 
@@ -289,10 +290,11 @@ class History(WriteMode):
             f"AND EXISTS (SELECT 1 {later})"
         )
         if load.entry.snapshot:  # a record absent from the snapshot was removed
+            where, params = load.in_range()
             load.execute(
                 f"UPDATE {target} SET {end} = ?, {current} = FALSE WHERE {current} AND NOT "
-                f"EXISTS (SELECT 1 FROM {stage} s WHERE s.{key} = {bare}.{key})",
-                (load.dialect.param(load.extracted_at),),
+                f"EXISTS (SELECT 1 FROM {stage} s WHERE s.{key} = {bare}.{key}){where}",
+                (load.dialect.param(load.extracted_at), *params),
                 count="closed",
             )
 
