@@ -341,6 +341,16 @@ def test_schema_policy_fail_refuses_before_any_data_request(
     assert not data_calls(sandbox)
 
 
+def test_fields_without_the_column_the_mode_needs_are_refused_before_any_data_request(
+    database: Database, conn: str, sandbox: Any
+) -> None:
+    with pytest.raises(CopernicaConfigError, match="needs the column.*timestamp.*fields"):
+        to_sql(database, "clicks", day(0), fields=["link"])
+    assert not data_calls(sandbox)
+    with pytest.raises(CopernicaConfigError, match="needs the column.*modified"):
+        to_sql(database, "profiles", day(0), fields=["secret"], write_mode="history")
+
+
 def test_an_empty_interval_leaves_the_table_as_it_was(database: Database, conn: str) -> None:
     to_sql(database, "clicks", day(0))
     before = database.checksum("copernica_clicks")

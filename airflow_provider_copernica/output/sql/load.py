@@ -91,6 +91,12 @@ class TableLoad:
         self.bare = dialect.quote(table.name)
         self.stage = ""
         self.columns: list[str] = [c.name for c in columns]
+        lacking = [c for c in mode.required_columns(entry) if c not in self.columns]
+        if lacking:
+            raise CopernicaConfigError(
+                f"write_mode={mode.name!r} needs the column(s) {', '.join(lacking)} of "
+                f"{entry.name}: add them to `fields` (or leave `fields` out)"
+            )
         self._cursor: Any = None
         self.result = LoadResult()
 

@@ -80,6 +80,10 @@ class WriteMode:
         """The table's columns for these data (+ metadata) columns."""
         return list(columns)
 
+    def required_columns(self, entry: Dataset) -> tuple[str, ...]:
+        """Columns the mode's SQL reads, so ``fields`` must keep them."""
+        return ()
+
     def apply(self, load: TableLoad) -> None:
         raise NotImplementedError
 
@@ -92,6 +96,9 @@ class ReplaceInterval(WriteMode):
         if entry.snapshot:
             return "it is a snapshot (no interval): use truncate_insert"
         return super().refusal(entry)
+
+    def required_columns(self, entry: Dataset) -> tuple[str, ...]:
+        return (entry.timestamp_field,) if entry.timestamp_field else INTERVAL_COLUMNS
 
     def apply(self, load: TableLoad) -> None:
         window = load.window
@@ -264,6 +271,10 @@ class History(WriteMode):
 
     def table_columns(self, columns: Sequence[Column]) -> list[Column]:
         return [*columns, VALID_FROM, VALID_TO, IS_CURRENT]
+
+    def required_columns(self, entry: Dataset) -> tuple[str, ...]:
+        version = version_column(entry)
+        return (version,) if entry.deletions_of is None and version else ()
 
     def apply(self, load: TableLoad) -> None:
         key, bare, target, stage = load.q(load.key), load.bare, load.target, load.stage
