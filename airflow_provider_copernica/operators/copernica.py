@@ -387,38 +387,47 @@ class CopernicaToStorageOperator(_DatasetOperator):
 class CopernicaToSqlOperator(_DatasetOperator):
     """Load one Copernica dataset for the run's data interval into a database table.
 
-    The extraction is the same engine as :class:`CopernicaToStorageOperator`'s; the rows go
+    The extraction is the same engine as :class:`CopernicaToStorageOperator`'s. The rows go
     through the connection's own Airflow hook (any common.sql ``DbApiHook``: PostgreSQL,
-    DuckDB, SQLite, ...) into a staging table and then into ``table`` by ``write_mode``, all
-    in one transaction (docs: "Loading into a database"). The XCom is ``{table, uri, rows,
-    rejected, write_mode, counts, dataset, interval_start, interval_end, api_calls}``; the
-    table is the Asset (``uri``, named by the database's provider scheme, e.g.
-    ``postgres://host:5432/db/public/copernica_clicks``), emitted through the asset alias
-    :attr:`table_alias` declared when the DAG is parsed.
+    DuckDB, SQLite, ...) into a staging table and then into ``table`` by ``write_mode``, in
+    one transaction. The table is the Asset, named with the provider's URI scheme (e.g.
+    ``postgres://host:5432/db/public/copernica_clicks``); each run adds its event through
+    the asset alias :attr:`table_alias` declared when the DAG is parsed. See
+    docs/databases.md.
 
-    :param dataset: the catalog dataset (``copernica datasets`` lists them).
-    :param sql_conn_id: an Airflow connection whose hook is a common.sql ``DbApiHook``.
-    :param table: ``name`` or ``schema.name`` (plain or double-quoted identifiers); default
-        ``copernica_<dataset>`` (a ``*_deletions`` dataset: the records' table,
-        ``copernica_profiles`` / ``copernica_subprofiles``).
+    :param dataset: the catalog name of the dataset (``copernica datasets`` lists them);
+        checked when the DAG is parsed.
+    :param sql_conn_id: an Airflow connection whose hook is a common.sql ``DbApiHook``;
+        any other hook is refused, naming its type, before any API call.
+    :param table: ``name`` or ``schema.name``, each a plain or double-quoted identifier;
+        default ``copernica_<dataset>`` (a ``*_deletions`` dataset: the records' table,
+        ``copernica_profiles`` / ``copernica_subprofiles``). (templated)
     :param write_mode: ``replace_interval``, ``upsert``, ``truncate_insert``, ``insert``,
-        ``insert_ignore``, ``delete``, ``soft_delete`` or ``history``; the default follows
-        the dataset (windowed: replace_interval, profiles/subprofiles: upsert, snapshots:
-        truncate_insert, deletions: soft_delete).
-    :param dataset_options: the dataset's options (e.g. ``{"database_id": 123}``).
-    :param fields: the data columns to load (default: all).
-    :param filters: Copernica conditions ANDed with the interval.
-    :param metadata: metadata columns to add (``_extracted_at``, ``_run_id``, ...).
-    :param allow_empty: load an empty interval instead of failing.
-    :param copernica_conn_id: the Copernica connection.
+        ``insert_ignore``, ``delete``, ``soft_delete`` or ``history``; default by dataset
+        (windowed: replace_interval, profiles/subprofiles: upsert, snapshots:
+        truncate_insert, deletions: soft_delete). A mode that does not fit the dataset is
+        refused when the DAG is parsed.
+    :param dataset_options: what the dataset needs or takes, e.g. ``{"database_id": 7616}``.
+        (templated)
+    :param fields: the columns to load (``id`` is always kept); ``None`` loads every column.
+        (templated)
+    :param filters: Copernica conditions ANDed with the interval. (templated)
+    :param metadata: metadata columns to add: ``_extracted_at``, ``_interval_start``,
+        ``_interval_end``, ``_dataset``, ``_run_id``.
+    :param allow_empty: load an interval without records instead of failing with
+        ``CopernicaEmptyResultError`` (the table is then left as it was).
+    :param copernica_conn_id: the Copernica connection (default ``copernica_default``).
     :param schema_policy: for a table that lacks some of the data's columns: ``evolve``
-        (``ALTER TABLE ... ADD COLUMN``), ``pin`` (keep the table's columns) or ``fail``.
-    :param state_uri: where a ``*_deletions`` dataset keeps its id snapshots (default
-        ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/_copernica_state``; give shared
-        storage, e.g. ``s3://...``, when workers do not share a disk).
-    :param id_range: ``{"after": N, "upto": M}``: only the records with ``N < id <= M``, as
-        one partition of a partitioned load (keyset-paged datasets); ``truncate_insert`` and
-        a snapshot's ``history`` then replace (close) only the rows of that range.
+        (default, ``ALTER TABLE ... ADD COLUMN``), ``pin`` (keep the table's columns) or
+        ``fail`` (refused before any data request).
+    :param state_uri: where a ``*_deletions`` dataset keeps its id snapshots; default
+        ``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/_copernica_state`` (give shared
+        storage, e.g. ``s3://...``, when workers do not share a disk). (templated)
+    :param id_range: ``{"after": N, "upto": M}``: only the records with ``N < id <= M``, one
+        partition of a partitioned load (keyset-paged datasets); ``truncate_insert`` and a
+        snapshot's ``history`` then replace (close) only that range's rows. (templated)
+    :return: (XCom) ``{table, uri, rows, rejected, write_mode, counts, dataset,
+        interval_start, interval_end, api_calls}``; the data itself never goes into XCom.
     """
 
     template_fields: Sequence[str] = (
