@@ -6,9 +6,11 @@ transaction.
    interval/timestamp column), or checks an existing one: a column that cannot hold the data
    fails; ``schema_policy`` decides about columns the table lacks (``evolve``: ``ALTER TABLE
    ... ADD COLUMN``; ``pin``: left out, with a warning; ``fail``: refused).
-2. :meth:`TableLoad.run` (one transaction): a temporary staging table takes the rows batch
-   by batch through the database's bulk path (memory stays flat); then the write mode turns
-   the staged rows into the table's new state; then commit. A run that fails or is killed at
+2. :meth:`TableLoad.run` (one transaction): the rows go batch by batch through the
+   database's bulk path (memory stays flat) into a temporary staging table, which the write
+   mode then turns into the table's new state; a direct mode (replace_interval,
+   truncate_insert, insert) deletes what it replaces first and bulk-loads the rows straight
+   into the table. Then commit. A run that fails or is killed at
    any point before the commit leaves the table as it was.
 """
 
@@ -129,12 +131,6 @@ class TableLoad:
             return f" AND {key} > ?", (self.id_range.after,)
         return f" AND {key} > ? AND {key} <= ?", (self.id_range.after, self.id_range.upto)
 
-    def insert_all(self) -> None:
-        self.execute(
-            f"INSERT INTO {self.target} ({self.names}) SELECT {self.names} FROM {self.stage}",
-            count="inserted",
-        )
-
     # -- 1. setup ------------------------------------------------------------------------
     def setup(self) -> None:
         """Create or check the table (its own transaction, before any data request)."""
@@ -235,16 +231,21 @@ class TableLoad:
         pages: Iterable[list[dict[str, Any]]],
         before_apply: Callable[[LoadResult], None] | None = None,
     ) -> LoadResult:
-        """Stage every page, apply the write mode, commit: one transaction."""
+        """Stage every page (a direct mode: insert it), apply the write mode, commit: one
+        transaction."""
         d = self.dialect
-        stage = d.stage_name(uuid.uuid4().hex[:16])
+        direct = self.mode.direct
+        stage = self.table if direct else d.stage_name(uuid.uuid4().hex[:16])
         self.stage = d.table(stage)
         staged = [c for c in self.data_columns if c.name in self.columns]
         convert = RowConverter(staged)
         rejected: list[tuple[Any, ...]] = []
         with d.transaction() as cursor:
             self._cursor = cursor
-            d.create_stage(cursor, stage, staged)
+            if direct:
+                self.mode.clear(self)
+            else:
+                d.create_stage(cursor, stage, staged)
             batch: list[tuple[Any, ...]] = []
             for page in pages:
                 for row in page:
@@ -278,7 +279,10 @@ class TableLoad:
                     self.table,
                     self.table.suffixed(REJECTED_SUFFIX),
                 )
-            self.execute(f"DROP TABLE {self.stage}")
+            if direct:
+                self.result.counts["inserted"] = self.result.rows
+            else:
+                self.execute(f"DROP TABLE {self.stage}")
         self._cursor = None
         self.log.info(
             "Loaded %d rows into %s (write_mode=%s): %s",

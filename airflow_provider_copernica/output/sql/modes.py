@@ -1,8 +1,10 @@
-"""Write modes: how a run's staged rows change the table. One class per mode in :data:`MODES`.
+"""Write modes: how a run's rows change the table. One class per mode in :data:`MODES`.
 
-Every mode runs inside the load's one transaction, after all the run's rows are in the
-staging table (:mod:`.load`), as standard SQL over the staging table (PostgreSQL's
-``ON CONFLICT`` where concurrent runs would otherwise collide on a key).
+Every mode runs inside the load's one transaction (:mod:`.load`). The ``direct`` modes
+(replace_interval, truncate_insert, insert) delete what they replace first and the rows then
+go straight into the table; the others run standard SQL over a staging table once every row
+is in it (PostgreSQL's ``ON CONFLICT`` where concurrent runs would otherwise collide on a
+key).
 
 =================  ==========================================================================
 ``replace_interval`` delete the rows of the run's interval, insert the new ones (windowed)
@@ -57,6 +59,9 @@ class WriteMode:
     """Rows that do not fit a column go to ``<table>__rejected`` instead of failing the run."""
     deletions: ClassVar[bool] = False
     """Applies a ``*_deletions`` dataset to an existing records' table."""
+    direct: ClassVar[bool] = False
+    """The rows go straight into the table after :meth:`clear`, in the same transaction
+    (no staging table: the database writes each row once)."""
 
     def refusal(self, entry: Dataset) -> str | None:
         """Why this mode does not fit ``entry`` (None: it fits)."""
@@ -84,13 +89,19 @@ class WriteMode:
         """Columns the mode's SQL reads, so ``fields`` must keep them."""
         return ()
 
+    def clear(self, load: TableLoad) -> None:
+        """A direct mode's statement before the rows are inserted."""
+
     def apply(self, load: TableLoad) -> None:
-        raise NotImplementedError
+        """After every row is staged (or, for a direct mode, inserted): the mode's SQL."""
+        if not self.direct:
+            raise NotImplementedError
 
 
 class ReplaceInterval(WriteMode):
     name = "replace_interval"
     summary = "delete the rows of the run's interval, insert the new ones"
+    direct = True
 
     def refusal(self, entry: Dataset) -> str | None:
         if entry.snapshot:
@@ -100,7 +111,7 @@ class ReplaceInterval(WriteMode):
     def required_columns(self, entry: Dataset) -> tuple[str, ...]:
         return (entry.timestamp_field,) if entry.timestamp_field else INTERVAL_COLUMNS
 
-    def apply(self, load: TableLoad) -> None:
+    def clear(self, load: TableLoad) -> None:
         window = load.window
         assert window is not None
         entry = load.entry
@@ -114,7 +125,6 @@ class ReplaceInterval(WriteMode):
         if entry.timestamp_field is None:
             bounds = (d.param(window.end), d.param(window.start))
         load.execute(f"DELETE FROM {load.target} WHERE {where}", bounds, count="deleted")
-        load.insert_all()
 
 
 class _ByKey(WriteMode):
@@ -168,23 +178,21 @@ class Upsert(_ByKey):
 class TruncateInsert(WriteMode):
     name = "truncate_insert"
     summary = "replace the whole table with this run's rows, atomically"
+    direct = True
 
-    def apply(self, load: TableLoad) -> None:
+    def clear(self, load: TableLoad) -> None:
         # DELETE, not TRUNCATE: in one transaction, every reader sees the old rows or the new.
         where, params = load.in_range()
         load.execute(f"DELETE FROM {load.target} WHERE 1 = 1{where}", params, count="deleted")
-        load.insert_all()
 
 
 class Insert(WriteMode):
     name = "insert"
     summary = "append the rows as they are"
+    direct = True
 
     def primary_key(self, entry: Dataset) -> tuple[str, ...]:
         return ()
-
-    def apply(self, load: TableLoad) -> None:
-        load.insert_all()
 
 
 class InsertIgnore(_ByKey):
