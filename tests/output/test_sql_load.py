@@ -222,3 +222,37 @@ def test_a_load_killed_with_sigkill_leaves_the_table_as_it_was(
             child.wait(timeout=30)
     assert database.checksum("profiles") == before
     assert database.count("profiles") == 300
+
+
+def test_the_compiled_copy_line_checks_and_formats_as_the_generic_converter() -> None:
+    from airflow_provider_copernica.output.sql.dialects import (
+        Misfit,
+        RowConverter,
+        _copy_text,
+        copy_line_function,
+    )
+
+    columns = [
+        Column(f"c{i}", kind)
+        for i, kind in enumerate(("int", "float", "bool", "str", "timestamp", "list", "json"))
+    ]
+    line, generic = copy_line_function(columns), RowConverter(columns)
+    rows = [
+        {
+            "c0": 1,
+            "c1": 2,
+            "c2": True,
+            "c3": "a\tb\\c\nd\re",
+            "c4": DAY.isoformat(),
+            "c5": ['q"', None],
+            "c6": {"k": "v\t"},
+        },
+        {"c1": 1.5, "c2": False, "c3": ""},
+    ]
+    for row in rows:
+        assert line(row) + "\n" == _copy_text([generic(row)])
+    for bad in ({"c0": "7"}, {"c0": True}, {"c2": 1}, {"c3": 5}, {"c4": "yesterday"}, {"c5": "x"}):
+        with pytest.raises(Misfit):
+            line(bad)
+        with pytest.raises(Misfit):
+            generic(bad)

@@ -121,6 +121,52 @@ class RowConverter:
         return tuple(convert(row.get(name)) for name, convert in self._convert)
 
 
+# One COPY text cell per column type, checked as _converter checks (``{v}``: the value).
+_COPY_CELLS = {
+    "int": "N if {v} is None else str({v}) if {v}.__class__ is int else bad({i}, {v})",
+    "float": "N if {v} is None else repr({v}) if {v}.__class__ is float else "
+    "repr(float({v})) if {v}.__class__ is int else bad({i}, {v})",
+    "bool": "N if {v} is None else ('t' if {v} else 'f') if {v}.__class__ is bool "
+    "else bad({i}, {v})",
+    "str": "N if {v} is None else (esc({v}) if special({v}) else {v}) "
+    "if {v}.__class__ is str else bad({i}, {v})",
+    "timestamp": "N if {v} is None else {v} if {v}.__class__ is str and len({v}) >= 10 "
+    "and {v}[4] == '-' and {v}[7] == '-' and not special({v}) else bad({i}, {v})",
+    "list": "N if {v} is None else text(json({v})) if isinstance({v}, list) else bad({i}, {v})",
+    "json": "N if {v} is None else text(json({v}))",
+}
+
+
+def copy_line_function(columns: Sequence[Column]) -> Callable[[dict[str, Any]], str]:
+    """A row -> its line of PostgreSQL's COPY text format, compiled once per column list
+    (the per-value checks of :class:`RowConverter` inlined); raises :class:`Misfit`."""
+
+    def bad(index: int, value: Any) -> str:
+        raise Misfit(columns[index], value)
+
+    def esc(value: str) -> str:
+        return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m.group()], value)
+
+    def text(value: str) -> str:
+        return esc(value) if _COPY_SPECIAL.search(value) else value
+
+    lines = ["def _line(r):"]
+    for i, column in enumerate(columns):
+        lines.append(f"    v{i} = r.get({column.name!r})")
+        lines.append(f"    v{i} = " + _COPY_CELLS[column.type].format(v=f"v{i}", i=i))
+    lines.append("    return '\t'.join((" + "".join(f"v{i}, " for i in range(len(columns))) + "))")
+    namespace: dict[str, Any] = {
+        "N": "\\N",
+        "bad": bad,
+        "esc": esc,
+        "text": text,
+        "json": _json,
+        "special": _COPY_SPECIAL.search,
+    }
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from the column types only
+    return namespace["_line"]  # type: ignore[no-any-return]
+
+
 class SqlDialect:
     """The generic path: standard SQL, one transaction, batched ``executemany``."""
 
@@ -214,6 +260,10 @@ class SqlDialect:
         return "current_schema()"
 
     # -- staging -------------------------------------------------------------------------
+    def row_converter(self, columns: Sequence[Column]) -> Callable[[dict[str, Any]], Any]:
+        """A row -> what :meth:`stage_rows` takes (here: a tuple in column order)."""
+        return RowConverter(columns)
+
     def create_stage(self, cursor: Any, stage: TableName, columns: Sequence[Column]) -> None:
         body = ", ".join(f"{self.quote(c.name)} {self.column_type(c)}" for c in columns)
         cursor.execute(f"CREATE TEMPORARY TABLE {self.table(stage)} ({body})")
@@ -282,11 +332,19 @@ class PostgresDialect(SqlDialect):
     def lock_table(self, cursor: Any, table: TableName) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"copernica:{table}",))
 
+    def row_converter(self, columns: Sequence[Column]) -> Callable[[dict[str, Any]], Any]:
+        return copy_line_function(columns)
+
     def stage_rows(
-        self, cursor: Any, stage: TableName, columns: Sequence[Column], rows: list[tuple]
+        self, cursor: Any, stage: TableName, columns: Sequence[Column], rows: list[Any]
     ) -> None:
+        """``rows``: COPY text lines (:meth:`row_converter`), or tuples."""
         names = ", ".join(self.quote(c.name) for c in columns)
-        data = _copy_text(rows).encode("utf-8")
+        if rows and isinstance(rows[0], tuple):
+            text = _copy_text(rows)
+        else:
+            text = "\n".join(rows) + "\n" if rows else ""
+        data = text.encode("utf-8")
         statement = f"COPY {self.table(stage)} ({names}) FROM STDIN"
         if hasattr(cursor, "copy_expert"):  # psycopg2
             cursor.copy_expert(statement, io.BytesIO(data))

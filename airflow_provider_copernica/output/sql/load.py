@@ -29,7 +29,7 @@ from airflow_provider_copernica.exceptions import (
     CopernicaError,
     CopernicaSchemaDriftError,
 )
-from airflow_provider_copernica.output.sql.dialects import Misfit, RowConverter, SqlDialect
+from airflow_provider_copernica.output.sql.dialects import Misfit, SqlDialect
 from airflow_provider_copernica.output.sql.modes import DELETED_AT, SoftDelete, WriteMode
 from airflow_provider_copernica.output.sql.tables import TableName, misfits
 
@@ -238,15 +238,15 @@ class TableLoad:
         stage = self.table if direct else d.stage_name(uuid.uuid4().hex[:16])
         self.stage = d.table(stage)
         staged = [c for c in self.data_columns if c.name in self.columns]
-        convert = RowConverter(staged)
+        convert = d.row_converter(staged)
         rejected: list[tuple[Any, ...]] = []
+        batch: list[Any] = []
         with d.transaction() as cursor:
             self._cursor = cursor
             if direct:
                 self.mode.clear(self)
             else:
                 d.create_stage(cursor, stage, staged)
-            batch: list[tuple[Any, ...]] = []
             for page in pages:
                 for row in page:
                     try:
