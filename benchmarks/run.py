@@ -41,6 +41,7 @@ SECTIONS = (
     "snapshot",
     "memory",
     "catalog",
+    "sql_load",
 )
 SANDBOX_SECTIONS = ("throughput", "concurrency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -454,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import snapshot
 
             snapshot.run(report, details, profiles=args.profiles)
+        if "sql_load" in args.only:
+            from benchmarks import sql_load
+
+            sql_load.run(report, token, quick=args.quick, profiles=args.profiles)
         if memory_sandboxes:
             from benchmarks import memory
 

@@ -4,7 +4,8 @@ The benchmark keeps the server's CPU out of the client's process (and out of its
 and controls it without sending extra HTTP requests that would show up in its counters.
 
 Commands (one per line on stdin): ``{"cmd": "fault", "spec": "latency:0.05"}``,
-``{"cmd": "reset"}``, ``{"cmd": "stats"}``, ``{"cmd": "inflight"}`` (the most data requests
+``{"cmd": "reset"}``, ``{"cmd": "stats"}``, ``{"cmd": "ids", ...}`` (the ids ``count`` counts),
+``{"cmd": "inflight"}`` (the most data requests
 served at once since the last reset), ``{"cmd": "stop"}``. Every command gets one reply
 line: ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``.
 """
@@ -131,6 +132,11 @@ def main() -> int:
                         command["dataset"], command["start"], command["end"], **command["options"]
                     )
                     _reply({"ok": True, "count": len(ids)})
+                elif name == "ids":  # ground truth: the ids themselves, ascending
+                    ids = server.data.expected_ids(
+                        command["dataset"], command["start"], command["end"], **command["options"]
+                    )
+                    _reply({"ok": True, "ids": sorted(int(i) for i in ids)})
                 elif name == "requests":
                     _reply({"ok": True, **_requests(server, int(command.get("since", 0)))})
                 elif name == "stop":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo` / `make demo-stop`: the Copernica sandbox + a real Airflow (`airflow standalone`)
-# in .demo/, a backfill of the last 7 days of the example DAG `copernica_daily_sync`, and a
-# summary of the files it landed.
+# in .demo/, a backfill of the last 7 days of the example DAG `copernica_daily_sync`, a
+# summary of the files it landed, and the same days of clicks loaded into DuckDB
+# (.demo/copernica.duckdb) with the clicks per day from one SQL query.
 #
 #   bash scripts/demo.sh start    # (re)start everything, backfill, summarise; leaves it running
 #   bash scripts/demo.sh stop     # stop what `start` started (pid files in .demo/)
@@ -370,11 +371,16 @@ failed = [d for d, r in runs.items() if r["state"] != "success"]
 if failed:
     say(f"WARNING: failed runs for {', '.join(sorted(failed))}: open them in the UI to see the logs")
 PYEOF
+    # The same days of clicks as a table: CopernicaToSqlOperator into the embedded DuckDB.
+    say "[$(elapsed "$T0")s] loading the same days of clicks into DuckDB (CopernicaToSqlOperator)"
+    "$PY" "$ROOT/scripts/demo_database.py" "$DEMO" "$first" "$DAYS" 2>>"$DEMO/database.log" ||
+        die "loading into DuckDB failed: see .demo/database.log"
     cat <<EOF
 
 demo: Airflow UI:  http://127.0.0.1:$api_port   user: admin
 demo: password:    in $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated
 demo: files:       $AIRFLOW_HOME/data/copernica/$DAG_ID/<dataset>/<start>_<end>.jsonl
+demo: database:    $DEMO/copernica.duckdb (table clicks; docs/databases.md)
 demo: connection:  copernica_default points at the sandbox (Admin > Connections; the Test button works)
 demo: authorize:   Plugins > Copernica > Authorize a new connection (the sandbox's consent page)
 demo: logs:        .demo/airflow.log, .demo/sandbox.log

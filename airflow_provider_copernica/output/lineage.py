@@ -1,4 +1,4 @@
-"""OpenLineage for one extraction: the Copernica endpoint read, the file written.
+"""OpenLineage for one extraction: the Copernica endpoint read, the file (or table) written.
 
 Used by :meth:`CopernicaToStorageOperator.get_openlineage_facets_on_complete`; needs
 ``apache-airflow-providers-openlineage`` (imported only when lineage is asked for).
@@ -33,6 +33,8 @@ class Landed:
     uri: str
     columns: tuple[Column, ...]
     rows: int
+    output: tuple[str, str] | None = None
+    """``(namespace, name)`` of the output when it is not a file (a database table)."""
 
 
 def landed(
@@ -42,9 +44,10 @@ def landed(
     uri: str,
     columns: Sequence[Column],
     rows: int,
+    output: tuple[str, str] | None = None,
 ) -> Landed:
     namespace, name = source_naming(settings, dataset, options)
-    return Landed(namespace, name, uri, tuple(columns), rows)
+    return Landed(namespace, name, uri, tuple(columns), rows, output)
 
 
 def source_naming(
@@ -86,7 +89,7 @@ def operator_lineage(done: Landed | None) -> Any:
     schema = SchemaDatasetFacet(
         fields=[SchemaDatasetFacetFields(name=c.name, type=c.type) for c in done.columns]
     )
-    namespace, name = output_naming(done.uri)
+    namespace, name = done.output or output_naming(done.uri)
     output = OutputDataset(
         namespace=namespace,
         name=name,

@@ -30,6 +30,11 @@ EXPECTED_DAGS = {
     "copernica_deletions",
     "copernica_schema_pinned",
     "copernica_partitioned_snapshot",
+    # --- loading into a database (CopernicaToSqlOperator) ---
+    "copernica_sql_daily_events",
+    "copernica_sql_profiles",
+    "copernica_sql_weekly_snapshot",
+    "copernica_sql_profile_history",
 }
 
 
@@ -268,6 +273,38 @@ def test_every_unmapped_extraction_declares_one_asset_of_its_own(dagbag: Any) ->
         "copernica_snapshots.profiles_snapshot",
         "copernica_snapshots.subprofiles_snapshot",
     ]
+
+
+def test_database_dags_load_by_their_documented_write_modes(dagbag: Any) -> None:
+    from airflow.sdk import AssetAlias
+
+    from airflow_provider_copernica.operators.copernica import CopernicaToSqlOperator
+
+    modes = {}
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            if isinstance(task, CopernicaToSqlOperator):
+                modes[f"{dag.dag_id}.{task.task_id}"] = (task.write_mode, task.table)
+                assert task.outlets == [
+                    AssetAlias(name=f"copernica_sql/{task.sql_conn_id}/{task.table}")
+                ]
+    assert modes == {
+        "copernica_sql_daily_events.clicks_to_table": ("replace_interval", "copernica_clicks"),
+        "copernica_sql_profiles.profiles_upsert": ("upsert", "copernica_profiles"),
+        "copernica_sql_profiles.profile_deletions_soft_delete": (
+            "soft_delete",
+            "copernica_profiles",
+        ),
+        "copernica_sql_weekly_snapshot.profiles_snapshot_to_table": (
+            "truncate_insert",
+            "copernica_profiles_snapshot",
+        ),
+        "copernica_sql_profile_history.profile_versions": ("history", "copernica_profile_history"),
+        "copernica_sql_profile_history.close_removed_profiles": (
+            "history",
+            "copernica_profile_history",
+        ),
+    }
 
 
 def test_partitioned_dag_plans_then_maps_one_part_per_range_then_writes_the_manifest(
