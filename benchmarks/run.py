@@ -49,6 +49,7 @@ SECTIONS = (
 )
 SANDBOX_SECTIONS = ("throughput", "concurrency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
+CHARTS = REPO / "docs" / "images"
 # The headings render() writes; every other "## " section of RESULTS.md belongs to another
 # benchmark and is kept as it is.
 OWN_HEADINGS = (
@@ -60,6 +61,7 @@ OWN_HEADINGS = (
     "Snapshots: ",
     "Statistics: ",
     "Logfiles: ",
+    "Charts",
 )
 GENERATED = re.compile(r"<!-- [^>]*generated")
 
@@ -215,6 +217,7 @@ def render(
     facts: dict[str, str],
     elapsed: float,
     quick: bool = False,
+    charts: list[Path] | None = None,
 ) -> str:
     from benchmarks import concurrency
 
@@ -286,8 +289,25 @@ def render(
         lines += ["", "| top functions (own time) | seconds | calls |", "|---|---|---|"]
         lines += [f"| `{name}` | {s:.2f} | {calls:,} |" for name, s, calls in prof.top]
     lines += generated_sections(details)
+    if charts:
+        lines += [
+            "",
+            "## Charts",
+            "",
+            "Drawn by this run from the figures above (`benchmarks/charts.py`), each stamped "
+            "with the run's date and commit:",
+            "",
+            *(f"- `{_shown(path)}`" for path in charts),
+        ]
     lines += ["", "Reproduce: `make bench` (about 10 minutes on 2 idle cores; `--quick`: 2)."]
     return "\n".join(lines) + "\n"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
 
 
 def code_warning(facts: dict[str, str], quick: bool) -> list[str]:
@@ -510,6 +530,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="repetitions (3, latency runs 2; quick 1)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the file to write")
     parser.add_argument(
+        "--charts", type=Path, default=CHARTS, help="where the charts go (docs/images)"
+    )
+    parser.add_argument(
         "--sandbox-option",
         action="append",
         default=[],
@@ -586,9 +609,16 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(WORK_DIR / "out", ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    text = render(report, details, facts, elapsed, quick=args.quick)
+    writing = not args.quick or args.write
+    charts = []
+    if writing:
+        from benchmarks import charts as drawing
+
+        stamp = f"make bench, {facts['date']}, code {facts['code commit'][:12]}"
+        charts = drawing.draw(details, args.charts, stamp)
+    text = render(report, details, facts, elapsed, quick=args.quick, charts=charts)
     print("\n" + text)
-    if not args.quick or args.write:
+    if writing:
         write_results(args.results, text)
         if catalog_section is not None:  # the catalog-calls region of make docs-tables
             from scripts.docs_tables import regions

@@ -93,6 +93,8 @@ def test_bench_runs_end_to_end_in_a_tiny_configuration(tmp_path: Path) -> None:
         "2000",
         "--results",
         str(results),
+        "--charts",
+        str(tmp_path / "images"),
     ]
     porcelain = subprocess.run(
         ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, check=True
@@ -122,6 +124,11 @@ def test_bench_runs_end_to_end_in_a_tiny_configuration(tmp_path: Path) -> None:
         ["git", "log", "-1", "--format=%H"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert named_commit(text) == head
+    # the charts of the same run, listed in the results
+    for name in ("bench-throughput.png", "bench-cpu.png"):
+        chart = tmp_path / "images" / name
+        assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"{chart}`" in text, name
     assert ("**The work tree was dirty**" in text) == bool(porcelain.strip())
     assert "| work tree | clean |" in text or "| work tree | dirty: " in text
 
