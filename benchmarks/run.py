@@ -614,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     if writing:
         from benchmarks import charts as drawing
 
-        stamp = f"make bench, {facts['date']}, code {facts['code commit'][:12]}"
+        kind = "make bench --quick (smoke run)" if args.quick else "make bench"
+        tree = "" if facts["work tree"] == "clean" else ", dirty tree"
+        stamp = f"{kind}, {facts['date']}, code {facts['code commit'][:12]}{tree}"
         charts = drawing.draw(details, args.charts, stamp)
     text = render(report, details, facts, elapsed, quick=args.quick, charts=charts)
     print("\n" + text)
