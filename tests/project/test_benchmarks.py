@@ -176,3 +176,20 @@ def test_statistics_calls_are_judged_run_by_run_against_their_bound() -> None:
     # one run over its bound fails the account, even far below 4 x the default's calls + 10
     assert verdicts == [True, False]
     assert statistics_cost.bound({"clicks": 1000, "deliveries": 999}, 5) == 2 + 1 + 5
+
+
+def test_the_committed_results_come_from_this_history_and_list_every_dag() -> None:
+    text = (REPO / "benchmarks" / "RESULTS.md").read_text()
+    commit = named_commit(text)
+    assert commit, "RESULTS.md names no code commit: rerun `make bench`"
+    known = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=REPO, capture_output=True
+    )
+    assert known.returncode == 0, f"RESULTS.md's code {commit} is not an ancestor of HEAD"
+    if "| work tree | clean |" not in text:
+        assert "**The work tree was dirty**" in text
+    dags = {p.name for p in (REPO / "dags").glob("*.py") if not p.name.startswith("_")}
+    lists = dag_lists(text)
+    assert "Figures" in lists, "RESULTS.md has no parse figures"
+    for section, names in lists.items():
+        assert names == dags, f"section {section!r} lists other DAG files than dags/"
