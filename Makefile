@@ -40,9 +40,11 @@ demo: $(STAMP)
 demo-stop:
 	bash scripts/demo.sh stop
 
-# Every benchmark, ~10 min on 2 idle cores; writes benchmarks/RESULTS.md. A smoke run:
+# Every benchmark, ~10 min on 2 idle cores; writes benchmarks/RESULTS.md and its charts
+# (docs/images/bench-*.png; matplotlib from the bench extra). A smoke run:
 # `make bench BENCH_ARGS=--quick` (~2 min, prints the table only).
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[bench]" -c constraints-dev.txt
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 # The generated tables of the docs (datasets, connection settings, calls per run; see

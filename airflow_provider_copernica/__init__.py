@@ -102,8 +102,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": CONN_TYPE,
                 "hook-class-name": HOOK_CLASS_NAME,
                 "hook-name": HOOK_NAME,
-                # Declarative form (Airflow >= 3.2 reads these without importing the hook);
-                # the hook's get_connection_form_widgets/get_ui_field_behaviour serve older 3.x.
+                # Declarative form: Airflow >= 3.2 (this provider needs 3.3) reads these
+                # without importing the hook, and then never asks the hook for a form.
                 "conn-fields": _conn_fields(),
                 "ui-field-behaviour": {
                     "hidden-fields": UI_FIELD_BEHAVIOUR["hidden_fields"],

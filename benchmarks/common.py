@@ -173,6 +173,12 @@ class Figure:
     note: str = ""
     load: float = field(default_factory=lambda: os.getloadavg()[0])  # 1 min, when measured
 
+    def __post_init__(self) -> None:
+        if self.target and self.met is None:
+            raise ValueError(
+                f"{self.section}, {self.name}: a target ({self.target}) needs a verdict"
+            )
+
 
 @dataclass
 class Report:
@@ -208,16 +214,7 @@ def machine_facts() -> dict[str, str]:
     except Exception:
         airflow_version = "unknown"
     mem_kb = _read_first("/proc/meminfo", "MemTotal")
-    try:
-        code = subprocess.run(
-            ["git", "log", "-1", "--format=%h %s"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        code = ""
+    commit, tree = code_state()
     load = os.getloadavg()
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -227,6 +224,28 @@ def machine_facts() -> dict[str, str]:
         "python": platform.python_version(),
         "apache-airflow": airflow_version,
         "provider": airflow_provider_copernica.__version__,
-        "code (git HEAD)": code[:100] or "unknown",
+        "code commit": commit,
+        "work tree": tree,
         "load average at start": f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
     }
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout
+
+
+def code_state() -> tuple[str, str]:
+    """The code a run measures: ``("<40-hex commit> <subject>", "clean" | "dirty: ...")``.
+    The tree is clean when ``git status --porcelain`` is empty (.bench/ is ignored)."""
+    commit = _git("log", "-1", "--format=%H %s").strip()[:120] or "unknown"
+    changed = _git("status", "--porcelain").splitlines()
+    if not changed:
+        return commit, "clean"
+    names = ", ".join(line[3:] for line in changed[:5]) + (", ..." if len(changed) > 5 else "")
+    return commit, f"dirty: {len(changed)} changed file(s) not in the commit ({names})"

@@ -3,8 +3,10 @@
 Usage: ``python -m benchmarks.run [--quick] [--only SECTION,...] [--profiles N]
 [--latencies 50,200] [--concurrency 1,2,4] [--memory-sizes 10000,500000] [--results PATH]``.
 ``--quick`` does one repetition and smaller sizes (a smoke run; it writes RESULTS.md only
-with ``--write``). Sections written by other benchmarks into RESULTS.md (``## ...`` headings
-this runner does not produce) are kept, after the generated part.
+with ``--write``, and says so in its header). Every figure in RESULTS.md comes from this
+runner: the header names the code's commit and whether the work tree was clean. Of an existing
+RESULTS.md only the sections another generator marked (``<!-- NAME: generated ... -->`` above
+the heading, such as the catalog calls) are kept; hand-written sections are dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -40,14 +43,27 @@ SECTIONS = (
     "statistics",
     "snapshot",
     "memory",
+    "logfile",
     "catalog",
     "sql_load",
 )
 SANDBOX_SECTIONS = ("throughput", "concurrency", "components", "capacity", "profile")
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
+CHARTS = REPO / "docs" / "images"
 # The headings render() writes; every other "## " section of RESULTS.md belongs to another
 # benchmark and is kept as it is.
-OWN_HEADINGS = ("Figures", "Targets", "Notes", "Profile: ", "Concurrency: ")
+OWN_HEADINGS = (
+    "Figures",
+    "Targets",
+    "Notes",
+    "Profile: ",
+    "Concurrency: ",
+    "Snapshots: ",
+    "Statistics: ",
+    "Logfiles: ",
+    "Charts",
+)
+GENERATED = re.compile(r"<!-- [^>]*generated")
 
 
 def _cases(facts: dict[str, Any]) -> list[Any]:
@@ -195,7 +211,14 @@ def _warm_imports() -> None:
         importlib.import_module(name)
 
 
-def render(report: Report, details: dict[str, Any], facts: dict[str, str], elapsed: float) -> str:
+def render(
+    report: Report,
+    details: dict[str, Any],
+    facts: dict[str, str],
+    elapsed: float,
+    quick: bool = False,
+    charts: list[Path] | None = None,
+) -> str:
     from benchmarks import concurrency
 
     lines = [
@@ -216,6 +239,7 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
         f"| load average at end | {' '.join(f'{x:.2f}' for x in os.getloadavg())} |",
         f"| run time | {elapsed:.0f} s |",
         "",
+        *code_warning(facts, quick),
         *loaded_machine_warning(report),
         "## Figures",
         "",
@@ -264,8 +288,86 @@ def render(report: Report, details: dict[str, Any], facts: dict[str, str], elaps
         lines += [f"| {c} | {s:.2f} | {s / total:.0%} |" for c, s in prof.categories if s >= 0.005]
         lines += ["", "| top functions (own time) | seconds | calls |", "|---|---|---|"]
         lines += [f"| `{name}` | {s:.2f} | {calls:,} |" for name, s, calls in prof.top]
+    lines += generated_sections(details)
+    if charts:
+        lines += [
+            "",
+            "## Charts",
+            "",
+            "Drawn by this run from the figures above (`benchmarks/charts.py`), each stamped "
+            "with the run's date and commit:",
+            "",
+            *(f"- `{_shown(path)}`" for path in charts),
+        ]
     lines += ["", "Reproduce: `make bench` (about 10 minutes on 2 idle cores; `--quick`: 2)."]
     return "\n".join(lines) + "\n"
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def code_warning(facts: dict[str, str], quick: bool) -> list[str]:
+    """Warnings above the figures: a dirty work tree, or a smoke run's small sizes."""
+    lines = []
+    tree = facts.get("work tree", "clean")
+    if tree != "clean":
+        lines += [
+            f"**The work tree was dirty** ({tree}): these figures are not of the commit "
+            "named above alone. Figures of record come from a clean tree.",
+            "",
+        ]
+    if quick:
+        lines += [
+            "**A quick run** (`--quick`: one repetition, small sizes): a smoke test of the "
+            "harness, not figures of record.",
+            "",
+        ]
+    return lines
+
+
+def generated_sections(details: dict[str, Any]) -> list[str]:
+    """The tables of the snapshot, statistics and logfile sections, from this run."""
+    from benchmarks import logfile_memory, snapshot, statistics_cost
+
+    lines: list[str] = []
+    if "snapshot" in details:
+        lines += [
+            "",
+            "## Snapshots: cost of a current-state snapshot (`benchmarks/snapshot.py`)",
+            "",
+            "Each extraction in a fresh child process against a sandbox in its own process; "
+            "rows checked against the sandbox's ground truth; billed calls are `/v4` "
+            "requests (the JWT exchange is not counted). Targets in the figures above.",
+            "",
+            *snapshot.markdown(details["snapshot"]),
+        ]
+    if "statistics_cost" in details:
+        lines += [
+            "",
+            "## Statistics: `emailing_statistics` calls per daily run "
+            "(`benchmarks/statistics_cost.py`)",
+            "",
+            f"Drag-and-drop, the last {statistics_cost.DAYS} UTC days before the anchor; rows "
+            "equal before and after and equal to the ground truth; every run judged against "
+            f"its own bound: {statistics_cost.BOUND}.",
+            "",
+            *statistics_cost.markdown(details["statistics_cost"]),
+        ]
+    if "logfile" in details:
+        lines += [
+            "",
+            "## Logfiles: peak RSS of a `logfile_events` day (`benchmarks/logfile_memory.py`)",
+            "",
+            "One local day of `logfile_events` (`log_type=clicks`) into JSONL, each run in a "
+            "fresh child process against a sandbox in its own process:",
+            "",
+            *logfile_memory.markdown(details["logfile"]),
+        ]
+    return lines
 
 
 def loaded_machine_warning(report: Report) -> list[str]:
@@ -290,7 +392,6 @@ def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
         return []
     met = [f for f in targeted if f.met]
     missed = [f for f in targeted if f.met is False]
-    unjudged = [f for f in targeted if f.met is None]  # e.g. the provider import: reference
     lines = [
         "## Targets",
         "",
@@ -298,7 +399,6 @@ def target_summary(report: Report, details: dict[str, Any]) -> list[str]:
         "",
         *(f"- met: {f.section}, {f.name}: {f.value} ({f.target})" for f in met),
         *(f"- **not met**: {f.section}, {f.name}: {f.value} ({f.target})" for f in missed),
-        *(f"- for reference, no verdict: {f.section}, {f.name}: {f.value}" for f in unjudged),
     ]
     cpu = details.get("cpu", {}).get("profiles")
     costs = details.get("components", {})
@@ -355,8 +455,9 @@ def concurrency_shortfall(missed: list[Any], details: dict[str, Any]) -> list[st
 
 
 def foreign_sections(text: str) -> list[str]:
-    """The ``## `` sections of an existing RESULTS.md that render() does not write; an
-    ``<!-- ... -->`` marker line right above a heading belongs to that section."""
+    """The ``## `` sections of an existing RESULTS.md that render() does not write but another
+    generator does: an ``<!-- NAME: generated ... -->`` marker line right above the heading
+    belongs to that section and marks it. Unmarked (hand-written) sections are dropped."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
     starts = [i - 1 if i and lines[i - 1].startswith("<!--") else i for i in starts]
@@ -364,15 +465,37 @@ def foreign_sections(text: str) -> list[str]:
     for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
         chunk = lines[start:end]
         heading = next(line for line in chunk if line.startswith("## "))
-        if not heading[3:].startswith(OWN_HEADINGS):
+        if not heading[3:].startswith(OWN_HEADINGS) and GENERATED.match(chunk[0]):
             sections.append("\n".join(chunk).rstrip("\n") + "\n")
     return sections
 
 
 def write_results(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, keeping the sections other benchmarks wrote there."""
+    """Write ``text`` to ``path``, keeping the sections other generators wrote there."""
     kept = foreign_sections(path.read_text()) if path.exists() else []
     path.write_text("\n".join([text, *kept]))
+
+
+COMMIT_ROW = re.compile(r"^\| code commit \| ([0-9a-f]{40}) ", re.MULTILINE)
+DAG_FILE = re.compile(r"\bdags/([A-Za-z0-9_]+\.py)\b")
+
+
+def named_commit(text: str) -> str | None:
+    """The 40-hex commit a RESULTS.md names as its code (None if it names none)."""
+    found = COMMIT_ROW.search(text)
+    return found.group(1) if found else None
+
+
+def dag_lists(text: str) -> dict[str, set[str]]:
+    """Per ``## `` section of a RESULTS.md, the ``dags/*.py`` files it names (if any)."""
+    out: dict[str, set[str]] = {}
+    heading = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            heading = line[3:]
+        for name in DAG_FILE.findall(line):
+            out.setdefault(heading, set()).add(name)
+    return out
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -394,15 +517,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--latencies", type=_numbers, default=(50, 200), help="ms added per request: 50,200"
     )
     parser.add_argument(
-        "--concurrency", type=_numbers, default=(1, 2, 4), help="max_concurrency values: 1,2,4"
+        "--concurrency", type=_numbers, default=(1, 2, 4, 8), help="max_concurrency values: 1,2,4,8"
     )
     parser.add_argument(
         "--memory-sizes",
         type=_numbers,
         help="small,large profiles (10000,500000; quick 2000,50000)",
     )
+    parser.add_argument(
+        "--logfile-rows", type=int, help="rows of the large logfile (200000; quick 20000)"
+    )
     parser.add_argument("--repeats", type=int, help="repetitions (3, latency runs 2; quick 1)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the file to write")
+    parser.add_argument(
+        "--charts", type=Path, default=CHARTS, help="where the charts go (docs/images)"
+    )
     parser.add_argument(
         "--sandbox-option",
         action="append",
@@ -422,6 +551,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.profiles = args.profiles or (20_000 if quick else 100_000)
     args.events = args.events or args.profiles
     args.latencies = tuple(ms / 1000 for ms in args.latencies)
+    args.logfile_rows = args.logfile_rows or (20_000 if quick else 200_000)
     args.memory_sizes = args.memory_sizes or ((2_000, 50_000) if quick else (10_000, 500_000))
     return args
 
@@ -463,6 +593,10 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import memory
 
             memory.run(report, token, memory_sandboxes, max(args.concurrency))
+        if "logfile" in args.only:
+            from benchmarks import logfile_memory
+
+            logfile_memory.run(report, details, large=args.logfile_rows)
         catalog_section = None
         if "catalog" in args.only:  # its own section of RESULTS.md, spliced in after it
             from benchmarks import catalog_calls
@@ -475,9 +609,18 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(WORK_DIR / "out", ignore_errors=True)
     shutil.rmtree(home, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    text = render(report, details, facts, elapsed)
+    writing = not args.quick or args.write
+    charts = []
+    if writing:
+        from benchmarks import charts as drawing
+
+        kind = "make bench --quick (smoke run)" if args.quick else "make bench"
+        tree = "" if facts["work tree"] == "clean" else ", dirty tree"
+        stamp = f"{kind}, {facts['date']}, code {facts['code commit'][:12]}{tree}"
+        charts = drawing.draw(details, args.charts, stamp)
+    text = render(report, details, facts, elapsed, quick=args.quick, charts=charts)
     print("\n" + text)
-    if not args.quick or args.write:
+    if writing:
         write_results(args.results, text)
         if catalog_section is not None:  # the catalog-calls region of make docs-tables
             from scripts.docs_tables import regions

@@ -98,6 +98,23 @@ def run(report: Report, details: dict[str, Any], profiles: int = 100_000) -> Non
         )
 
 
+def markdown(details: dict[str, Any]) -> list[str]:
+    """The RESULTS.md table of the snapshot section (both sizes, every case)."""
+    lines = [
+        "| dataset | format | profiles (live) | billed calls | seconds | peak RSS (after imports) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in ("large", "small"):
+        results = details[size]
+        for case in results["cases"]:
+            lines.append(
+                f"| `{case['dataset']}` | {case['format']} | {results['profiles']:,} "
+                f"({results['live']:,}) | {case['api_calls']} | {case['seconds']:.1f} "
+                f"| {case['rss_peak_mb']:.0f} MB ({case['rss_imported_mb']:.0f} MB) |"
+            )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=100_000)

@@ -25,7 +25,7 @@ from benchmarks.raw import run_raw
 
 PAGING_KEYS = {"limit", "start", "total", "orderby", "order"}
 # (case, format) -> most client CPU per record, µs: process time of the whole run (issue 14)
-CPU_TARGET_US = {("profiles", "jsonl"): 15.0}
+CPU_TARGET_US = {("profiles", "jsonl"): 10.0}
 
 
 @dataclass
@@ -222,19 +222,19 @@ def _target(file_format: str, latency: float, case: Case) -> float | None:
         return None
     if latency:
         return {"jsonl": 0.9, "parquet": 0.8}.get(file_format)
-    return 0.5 if file_format == "jsonl" else None
+    return 0.6 if file_format == "jsonl" else None
 
 
 def report_calls(report: Report, case: Case, calls: dict[str, Any]) -> None:
-    """The brief's minimum: ceil(N/1000) pages + 1 JWT + discovery. Keyset paging without a
-    total can only see the end on a short page, so an N that is an exact multiple of 1000
-    costs one more (empty) page: reported in the note."""
+    """The brief's minimum: ceil(N/1000) pages + 1 JWT + discovery, for every N: keyset
+    paging asks for the total on its first page and again on the page expected to be its
+    last, so it stops there with no empty page after it, even when N is an exact multiple of
+    1000 (at ``max_concurrency=1``: ``tests/engine/test_extract.py``, the sequential case;
+    above it: ``tests/engine/test_concurrency.py``)."""
     note = (
         f"{calls['pages']} pages + {calls['jwt']} JWT + {calls['other_count']} other "
         f"({', '.join(calls['other']) or 'none'}); hook api_calls={calls['hook_api_calls']}"
     )
-    if case.paging == "keyset" and case.expected % 1000 == 0:
-        note += "; N is a multiple of 1000: one empty page ends keyset paging without a total"
     report.add(
         "api calls",
         f"{case.name}, {case.expected:,} records",

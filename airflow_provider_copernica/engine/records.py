@@ -141,14 +141,19 @@ def to_int(value: Any) -> Any:
 
 
 def to_float(value: Any) -> Any:
-    if value is None or value.__class__ is float:
+    """A float, None for an empty or non-finite one ("nan", "inf": JSON has no such number,
+    so every format writes null: JSONL ``null``, CSV an empty field, Parquet null), or the
+    value unchanged when it is not a number."""
+    if value is None:
         return value
-    if isinstance(value, str) and not value.strip():
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
+    if value.__class__ is not float:
+        if isinstance(value, str) and not value.strip():
+            return None
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return value
+    return value if value - value == 0.0 else None  # inf - inf and nan - nan are nan
 
 
 def to_bool(value: Any) -> Any:

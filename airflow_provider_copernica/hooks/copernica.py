@@ -18,7 +18,6 @@ from typing import IO, TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_copernica import UI_FIELD_BEHAVIOUR
 from airflow_provider_copernica.client.limiter import ConcurrencyLimiter
 from airflow_provider_copernica.client.masking import amask_secrets, mask_secrets, scrub
 from airflow_provider_copernica.client.request_core import (
@@ -35,7 +34,6 @@ from airflow_provider_copernica.client.request_core import (
 from airflow_provider_copernica.client.retry import TransientError, async_retrying, retrying
 from airflow_provider_copernica.client.settings import (
     DEFAULT_CONN_ID,
-    EXTRA_FIELDS,
     CopernicaSettings,
 )
 from airflow_provider_copernica.exceptions import CopernicaError
@@ -97,39 +95,8 @@ class CopernicaHook(BaseHook):
         if settings is not None:
             mask_secrets(*settings.secrets())
 
-    # -- connection form (Airflow < 3.2; newer versions read the provider info instead)
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (wtforms; only the Airflow UI calls this)."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, IntegerField, PasswordField, StringField
-
-        widgets: dict[str, Any] = {}
-        for f in EXTRA_FIELDS:
-            label = lazy_gettext(f.label)
-            if f.type == "boolean":
-                widgets[f.name] = BooleanField(label, default=bool(f.default))
-            elif f.sensitive:
-                widgets[f.name] = PasswordField(label, widget=BS3PasswordFieldWidget())
-            elif f.type == "integer":
-                widgets[f.name] = IntegerField(
-                    label, widget=BS3TextFieldWidget(), default=f.default
-                )
-            else:
-                widgets[f.name] = StringField(
-                    label,
-                    widget=BS3TextFieldWidget(),
-                    default=None if f.default is None else str(f.default),
-                    description=f.description,
-                )
-        return widgets
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Hidden, relabelled and placeholder standard fields of the connection form."""
-        return {key: value.copy() for key, value in UI_FIELD_BEHAVIOUR.items()}
+    # The connection form: Airflow (>= 3.2, and this provider needs 3.3) reads it from the
+    # provider info's declarative conn-fields / ui-field-behaviour, never from the hook.
 
     # -- plumbing
 

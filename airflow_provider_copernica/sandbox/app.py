@@ -24,7 +24,7 @@ from airflow_provider_copernica.sandbox.auth import Auth
 from airflow_provider_copernica.sandbox.content import routes as content_routes
 from airflow_provider_copernica.sandbox.data import SandboxData
 from airflow_provider_copernica.sandbox.emailings import routes as emailing_routes
-from airflow_provider_copernica.sandbox.faults import Faults
+from airflow_provider_copernica.sandbox.faults import Faults, churn_events
 from airflow_provider_copernica.sandbox.logfiles import Logfiles
 from airflow_provider_copernica.sandbox.logfiles import routes as logfile_routes
 from airflow_provider_copernica.sandbox.people import routes as people_routes
@@ -62,7 +62,9 @@ class SandboxApp:
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)
         self.logfiles = Logfiles(data)
         self.admin = Admin(data, faults, self.auth, lambda: self.stats, self.reset)
-        listing = Listing(faults, data.hidden, data.churn)
+        listing = Listing(
+            faults, data.hidden, data.churn, lambda t, served: churn_events(data, t, served)
+        )
         table = [
             *account_routes(data.consumption),
             *people_routes(data.people, listing),

@@ -353,7 +353,9 @@ def routes(mailings: Emailings, listing: Listing) -> list[Route]:
                     )
             conditions = query.conditions()
         rows = select(table, conditions, extra=extra, hidden_from=listing.hidden()).rows
-        return table_page(table, rows, query)
+        page = table_page(table, rows, query)
+        after = listing.after_event_page(table, rows, query)  # churn: events come and go
+        return page if after is None else (page, after)
 
     def destinations(query: Query, product: str, mailing: str | None = None) -> Any:
         table = mailings.destinations[product]

@@ -31,7 +31,9 @@ Specs (CLI ``--fault SPEC``, ``POST /_sandbox/faults {"faults": [...]}``, or
                             STATUS (503, the load balancer's page, by default; or 429 with
                             ``Retry-After: 0``): a server that takes N at a time
 ``churn``                   after each page of (sub)profiles or their ids, delete the next record and
-                            insert a copy with a new max id (see ``SandboxData.churn``)
+                            insert a copy with a new max id (see ``SandboxData.churn``);
+                            after each page of an event listing, remove the first event it
+                            served and add a new one (see :func:`churn_events`)
 ``data_after:SECONDS``      records of the last day before the anchor stay invisible for
                             SECONDS (for sensors waiting for data)
 ``ids_unpaged``             ``profileids``/``subprofileids`` ignore ``start``/``limit`` and
@@ -48,8 +50,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 COUNTED = ("429", "502", "503", "504", "reset", "timeout", "truncate")
 SETTINGS = (
@@ -267,3 +270,20 @@ class Faults:
     def active(self) -> list[str]:
         with self._lock:
             return list(self.specs)
+
+
+def churn_events(data: Any, table: Any, served: Sequence[int]) -> None:
+    """The ``churn`` fault on an event listing, after a page was sent: new events arrive and
+    old ones go while the pages are read. The first event the page served is removed (an
+    event already read: every later one moves one place forward, so an offset listing's next
+    page begins one event later) and a new event arrives, a copy of the page's last one with
+    a new max id and the same time (inside the window being read). Logged in
+    ``data.mutations`` as ``{"op": "event_churn", "table", "deleted", "inserted"}``."""
+    with data.lock:
+        alive = [i for i in served if i not in table.deleted]
+        if not alive:
+            return
+        old_id = table.ids[alive[0]]
+        new_id = data.changes.copy_row(table, alive[-1], table.ts[alive[-1]])
+        table.delete(alive[0])
+        data.changes._note("event_churn", table=table.name, deleted=old_id, inserted=new_id)

@@ -169,6 +169,8 @@ class Listing:
     faults: Faults
     hidden: Callable[[], int | None]
     churn: Callable[[Table, int], None]  # the mutation: delete the next record, insert a copy
+    # the mutation of an event listing: a served event goes, a new one arrives
+    churn_events: Callable[[Table, Sequence[int]], None] | None = None
 
     def after_page(self, table: Table, rows: Sequence[int]) -> Callable[[], None] | None:
         """What runs once a page listing ``rows`` of ``table`` is sent (None: nothing): with
@@ -177,3 +179,18 @@ class Listing:
             return None
         last = table.ids[rows[-1]]
         return lambda: self.churn(table, last)
+
+    def after_event_page(
+        self, table: Table, rows: Sequence[int], query: Query
+    ) -> Callable[[], None] | None:
+        """With the ``churn`` fault, what runs once a page of an event listing (``rows``:
+        every matching event, ``query``: its ``start``/``limit``) is sent (see
+        :func:`~.faults.churn_events`)."""
+        if not self.faults.churn or self.churn_events is None:
+            return None
+        start, limit, _ = query.paging()
+        served = list(rows[start : start + limit])
+        if not served:
+            return None
+        churn = self.churn_events
+        return lambda: churn(table, served)

@@ -14,7 +14,7 @@ import pytest
 
 from airflow_provider_copernica.catalog.logfiles import LOG_TYPES, iter_json_records
 from airflow_provider_copernica.engine.extract import prepare
-from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.interval import Window
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
@@ -149,7 +149,7 @@ def test_the_streaming_parser_reads_any_chunking() -> None:
         assert list(iter_json_records(io.BytesIO(data), chunk_size=size)) == records
     assert list(iter_json_records(io.BytesIO(b" [ ] "))) == []
     assert list(iter_json_records(io.BytesIO(b""))) == []
-    with pytest.raises(Exception, match="ends"):
+    with pytest.raises(CopernicaAPIError, match="ends"):
         list(iter_json_records(io.BytesIO(data[:-10])))
 
 

@@ -177,6 +177,25 @@ def test_full_profile_scan_uses_the_minimum_number_of_calls(
     assert "total=true" in queries[0]
 
 
+def test_no_empty_page_after_the_last_at_max_concurrency_1(
+    sandbox: Any, hook: CopernicaHook
+) -> None:
+    # N an exact multiple of the page size: a keyset walk that stopped only on a short page
+    # would ask for one more, empty page; the count on the first page says when to stop.
+    window = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+    n = len(expected(sandbox, "profiles", window, {"database_id": 7616}))
+    pages = next(d for d in range(3, 40) if n % d == 0)
+    sequential = CopernicaHook(
+        settings=replace(hook.settings, page_size=n // pages, max_concurrency=1)
+    )
+    sandbox.requests.clear()
+    rows = rows_of(prepare(sequential, "profiles", options={"database_id": 7616}, window=window))
+    assert len(rows) == n
+    listings = [r for r in data_requests(sandbox) if r.path.endswith("/profiles")]
+    assert len(listings) == pages
+    assert sequential.api_calls == pages + 1  # + the field-list call
+
+
 def test_legacy_paths_are_honoured(sandbox: Any, hook: CopernicaHook) -> None:
     legacy = CopernicaHook(settings=replace(hook.settings, legacy_paths=True))
     rows = rows_of(prepare(legacy, "clicks", options={"product": "html"}, window=DST_DAY))

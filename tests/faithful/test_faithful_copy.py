@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sandbox_requests import DATABASE, calls_to, profile_ids
 
 from airflow_provider_copernica.engine.paging import iter_pages
-from airflow_provider_copernica.exceptions import CopernicaConfigError
+from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
 from airflow_provider_copernica.faithful.drift import CopernicaSchemaDriftError
 from airflow_provider_copernica.hooks.copernica import CopernicaHook
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
@@ -357,7 +357,7 @@ def test_an_outage_mid_id_walk_keeps_no_partial_snapshot_and_the_retry_is_exact(
         sandbox.data.remove_record("profiles", ident, database_id=DATABASE)
     target = tmp_path / "b.jsonl"
     sandbox.faults.set("outage_after:2")  # two id pages, then 503 beyond the retry budget
-    with pytest.raises(Exception, match="503"):
+    with pytest.raises(CopernicaRetryError, match="503"):
         run("profile_deletions", target, (DAYS[1], DAYS[2]))
     state = tmp_path / "_copernica_state" / "profile_ids" / f"database_id={DATABASE}"
     assert not target.exists()

@@ -12,7 +12,11 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
+from airflow_provider_copernica.exceptions import (
+    CopernicaConfigError,
+    CopernicaEmptyResultError,
+    CopernicaRetryError,
+)
 from airflow_provider_copernica.operators.copernica import CopernicaToStorageOperator
 
 START = pendulum.datetime(2026, 10, 25, tz="Europe/Amsterdam")  # the 25-hour DST day
@@ -133,7 +137,7 @@ def test_failure_mid_extraction_keeps_the_previous_file(
         dataset_options={"database_id": 7616},
         output_uri=str(target),
     )
-    with pytest.raises(Exception, match="503"):
+    with pytest.raises(CopernicaRetryError, match="503"):
         op.execute(context(window["start"], window["end"]))
     assert target.read_text() == '{"id": 1}\n'
     assert leftovers(tmp_path) == []

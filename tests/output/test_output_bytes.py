@@ -10,6 +10,8 @@ the pyarrow version).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,6 +123,8 @@ RECORDS: list[dict[str, Any]] = [
     _record(12, "2026-09-09 09:09:13", fields={"age": "x12", "score": "nan"}, database=""),
     _record(13, "2026-09-09 09:09:14", secret=12345, fields={"email": {"nested": ["x"]}}),
     _record(14, "2026-09-09 09:09:15", secret=True, interests="single", ID=" 0042"),
+    # a non-finite number: null in every format (JSON has no NaN), and Parquet holds the row
+    _record(20, "2026-09-09 09:09:16", fields={"score": "NaN", "age": "7"}),
     # outside the window (dropped): before it, after it, and not a time at all
     _record(15, "2025-12-31 23:59:59+00:00"),
     _record(16, "2027-01-01 01:00:00"),
@@ -173,6 +177,7 @@ EXPECTED_JSONL = (
     b'{"id":1012,"database":null,"secret":"0000000000000000000000000000000c","created":"2026-07-01T10:00:00+00:00","modified":"2026-09-09T07:09:13+00:00","removed":null,"interests":["soccer","travel"],"fields.email":"user12@example.com","fields.age":"x12","fields.score":null,"fields.birthdate":"1964-08-16","fields.optin":true,"fields.last_order":"2026-12-01T07:15:00+00:00","extra":{"a":[1,null],"b":"c"},"_run_id":"manual__2026-12-02"}\n'
     b'{"id":1013,"database":7616,"secret":"12345","created":"2026-07-01T10:00:00+00:00","modified":"2026-09-09T07:09:14+00:00","removed":null,"interests":["soccer","travel"],"fields.email":"{\\"nested\\":[\\"x\\"]}","fields.age":41,"fields.score":25.05,"fields.birthdate":"1964-08-16","fields.optin":true,"fields.last_order":"2026-12-01T07:15:00+00:00","extra":{"a":[1,null],"b":"c"},"_run_id":"manual__2026-12-02"}\n'
     b'{"id":42,"database":7616,"secret":"true","created":"2026-07-01T10:00:00+00:00","modified":"2026-09-09T07:09:15+00:00","removed":null,"interests":["single"],"fields.email":"user14@example.com","fields.age":41,"fields.score":25.05,"fields.birthdate":"1964-08-16","fields.optin":true,"fields.last_order":"2026-12-01T07:15:00+00:00","extra":{"a":[1,null],"b":"c"},"_run_id":"manual__2026-12-02"}\n'
+    b'{"id":1020,"database":7616,"secret":"00000000000000000000000000000014","created":"2026-07-01T10:00:00+00:00","modified":"2026-09-09T07:09:16+00:00","removed":null,"interests":["soccer","travel"],"fields.email":"user20@example.com","fields.age":7,"fields.score":null,"fields.birthdate":"1964-08-16","fields.optin":true,"fields.last_order":"2026-12-01T07:15:00+00:00","extra":{"a":[1,null],"b":"c"},"_run_id":"manual__2026-12-02"}\n'
     b'{"id":1019,"database":7616,"secret":"00000000000000000000000000000013","created":"2026-07-01T10:00:00+00:00","modified":"2026-01-01T00:00:00+00:00","removed":null,"interests":["soccer","travel"],"fields.email":"user19@example.com","fields.age":41,"fields.score":25.05,"fields.birthdate":"1964-08-16","fields.optin":true,"fields.last_order":"2026-12-01T07:15:00+00:00","extra":{"a":[1,null],"b":"c"},"_run_id":"manual__2026-12-02"}\n'
 )
 
@@ -190,9 +195,10 @@ EXPECTED_CSV = (
     b'1009,7616,00000000000000000000000000000009,2026-07-01T10:00:00+00:00,2026-09-09T07:09:10+00:00,,"[""soccer"",""travel""]",user9@example.com,12,,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
     b'1010,7616,0000000000000000000000000000000a,2026-07-01T10:00:00+00:00,2026-09-09T07:09:11+00:00,,"[""soccer"",""travel""]",user10@example.com,1000,"1,5",1964-08-16,maybe,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
     b'1011,7616,0000000000000000000000000000000b,2026-07-01T10:00:00+00:00,2026-09-09T07:09:12+00:00,,"[""soccer"",""travel""]",user11@example.com,3,7.0,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
-    b'1012,,0000000000000000000000000000000c,2026-07-01T10:00:00+00:00,2026-09-09T07:09:13+00:00,,"[""soccer"",""travel""]",user12@example.com,x12,nan,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
+    b'1012,,0000000000000000000000000000000c,2026-07-01T10:00:00+00:00,2026-09-09T07:09:13+00:00,,"[""soccer"",""travel""]",user12@example.com,x12,,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
     b'1013,7616,12345,2026-07-01T10:00:00+00:00,2026-09-09T07:09:14+00:00,,"[""soccer"",""travel""]","{""nested"":[""x""]}",41,25.05,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
     b'42,7616,true,2026-07-01T10:00:00+00:00,2026-09-09T07:09:15+00:00,,"[""single""]",user14@example.com,41,25.05,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
+    b'1020,7616,00000000000000000000000000000014,2026-07-01T10:00:00+00:00,2026-09-09T07:09:16+00:00,,"[""soccer"",""travel""]",user20@example.com,7,,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
     b'1019,7616,00000000000000000000000000000013,2026-07-01T10:00:00+00:00,2026-01-01T00:00:00+00:00,,"[""soccer"",""travel""]",user19@example.com,41,25.05,1964-08-16,true,2026-12-01T07:15:00+00:00,"{""a"":[1,null],""b"":""c""}",manual__2026-12-02\r\n'
 )
 
@@ -256,3 +262,18 @@ def test_compiled_plan_equals_the_reference_on_sandbox_profiles(hook: Any) -> No
     plan = RowPlan(columns, tz=AMS, window=WINDOW, timestamp_field="modified")
     expected = [row for r in records if (row := _reference_row(r, columns, AMS)) is not None]
     assert plan.rows(records) == expected
+
+
+def test_a_non_finite_number_is_null_in_every_format(tmp_path: Path) -> None:
+    # "nan"/"NaN" in a float field: JSONL null, CSV an empty field (as every null), and
+    # Parquet null; record 1020 is in the Parquet check (1012 is not: "x12" in an int column)
+    assert "1020" in {r["ID"] for r in PARQUET_RECORDS}
+    lines = _write(tmp_path, "jsonl", _pages()).read_bytes().splitlines()
+    jsonl = {row["id"]: row["fields.score"] for row in map(json.loads, lines)}
+    text = _write(tmp_path, "csv", _pages()).read_bytes().decode()
+    by_csv = {row["id"]: row["fields.score"] for row in csv.DictReader(io.StringIO(text))}
+    table = pq.read_table(_write(tmp_path, "parquet", _pages(PARQUET_RECORDS))).to_pylist()
+    parquet = {row["id"]: row["fields.score"] for row in table}
+    assert jsonl[1012] is None and jsonl[1020] is None
+    assert by_csv["1012"] == "" and by_csv["1020"] == ""
+    assert parquet[1020] is None

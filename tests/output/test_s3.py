@@ -206,6 +206,15 @@ def _is_commit_copy(environ: dict[str, Any]) -> bool:
     return environ["REQUEST_METHOD"] == "PUT" and "HTTP_X_AMZ_COPY_SOURCE" in environ
 
 
+def _is_temporary_delete(environ: dict[str, Any]) -> bool:
+    """The commit's second step: the temporary's DELETE (or a DeleteObjects POST naming it)."""
+    name = f"/{BUCKET}/{os.path.dirname(KEY)}/{temporary_name(Path(KEY).name + '.jsonl', '')}"
+    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    if method == "DELETE" and path.startswith(name):
+        return True
+    return method == "POST" and "delete" in environ.get("QUERY_STRING", "")
+
+
 def _kill_writer_at(hold: Hold, match: Callable[[dict[str, Any]], bool], tmp_path: Path) -> None:
     """Run the operator in a child; SIGKILL it once ``match``ing request is in flight."""
     hold.hold(match)
@@ -258,6 +267,23 @@ def test_writer_killed_during_the_commit_leaves_a_temporary_that_the_next_write_
     assert _keys(s3) == [f"{KEY}.jsonl"]  # the stale temporary is gone
     rows = [json.loads(line) for line in _body(s3, f"{KEY}.jsonl").splitlines()]
     assert [r["id"] for r in rows] == _expected(sandbox)
+
+
+def test_writer_killed_between_the_copy_and_the_delete_leaves_the_new_object_and_a_temporary(
+    sandbox: Any, s3: Any, s3_server: tuple[str, Hold], tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{KEY}.jsonl", Body=b'{"id": -1, "previous": true}\n')
+    _kill_writer_at(s3_server[1], _is_temporary_delete, tmp_path)  # the copy went through
+
+    [temporary] = [k for k in _keys(s3) if k != f"{KEY}.jsonl"]
+    assert Path(temporary).name.startswith(temporary_name(f"{Path(KEY).name}.jsonl", ""))
+    committed = _body(s3, f"{KEY}.jsonl")
+    assert [json.loads(line)["id"] for line in committed.splitlines()] == _expected(sandbox)
+    assert _body(s3, temporary) == committed  # the complete temporary, beside the target
+    _age_object(temporary, timedelta(hours=2))
+
+    _operator(f"s3://{BUCKET}/{KEY}.jsonl").execute(make_context(START, END))
+    assert _keys(s3) == [f"{KEY}.jsonl"]  # the next write of the target removed it
 
 
 def test_a_fresh_temporary_of_a_live_writer_is_left_alone(sandbox: Any, s3: Any) -> None:

@@ -543,6 +543,38 @@ def test_churn_mutations_and_keyset_result(fresh_sandbox: SandboxServer) -> None
     assert not deleted & set(keyset)
 
 
+def test_churn_on_an_event_listing_removes_a_read_event_and_adds_a_new_one(
+    fresh_sandbox: SandboxServer,
+) -> None:
+    server = fresh_sandbox
+    end = datetime.combine(server.data.anchor, datetime.min.time(), tzinfo=UTC)
+    start = end - timedelta(days=30)
+    before = server.data.expected_ids("clicks", start, end, product="draganddrop")
+    assert len(before) > 60
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {jwt_for(server)}"
+    url = f"{server.url}/v4/draganddrop/clicks"
+    window = {"begintime": local(start), "endtime": local(end - timedelta(seconds=1))}
+    server.faults.set("churn")
+    first, second = (
+        [int(r["ID"]) for r in session.get(url, params=window | page, timeout=10).json()["data"]]
+        for page in ({"start": 0, "limit": 30}, {"start": 30, "limit": 30})
+    )
+    deadline = time.monotonic() + 5  # the mutation runs once a page is sent
+    while len(churns := [m for m in server.data.mutations if m["op"] == "event_churn"]) < 2:
+        assert time.monotonic() < deadline, churns
+        time.sleep(0.01)
+    assert len(churns) == 2  # one per page served
+    assert churns[0]["deleted"] == first[0]  # an event already read went
+    assert churns[0]["inserted"] > max(before)  # a new one arrived, inside the window
+    # offset paging over it: everything after the removed event moved forward by one, so
+    # the second page begins one event later and the event at offset 30 is never listed
+    assert first == before[:30]
+    assert second == before[31:61]
+    after = server.data.expected_ids("clicks", start, end, product="draganddrop")
+    assert churns[0]["inserted"] in after and first[0] not in after
+
+
 def test_data_after_and_add_records(api: Any, sandbox: SandboxServer) -> None:
     data = sandbox.data
     end = datetime.combine(data.anchor, datetime.min.time(), tzinfo=UTC)
