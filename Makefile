@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-browser lint format docs demo demo-stop bench sandbox docs-tables clean
+.PHONY: venv test test-fast test-browser lint format docs demo demo-stop bench sandbox docs-tables clean
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,20 @@ $(STAMP): pyproject.toml constraints-dev.txt
 
 venv: $(STAMP)
 
+# Every test, in one pytest run spread over pytest-xdist workers (tests/conftest.py groups
+# them): the suites that wait on a real Airflow or a Celery cluster each hold a worker while
+# the others run the CPU-bound tests. TEST_WORKERS=0 runs them all in this process instead.
+TEST_WORKERS ?= 8
+XDIST = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+# The inner loop: the tests that start no Airflow or cluster, on both cores (< 3 min).
+FAST = --ignore=tests/e2e --ignore=tests/browser --ignore=tests/celery_cluster \
+	-m "not e2e and not browser and not celery"
+
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --no-loadscope-reorder $(FAST)
 
 # The UI in headless chromium only (also part of `make test`).
 test-browser: $(STAMP)

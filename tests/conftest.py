@@ -12,6 +12,7 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import json  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Callable, Iterator, Mapping  # noqa: E402
 from datetime import date  # noqa: E402
 from typing import Any  # noqa: E402
@@ -25,6 +26,47 @@ SANDBOX_SEED = 7
 SANDBOX_ANCHOR = date(2026, 11, 20)
 # Small retry waits and timeouts keep fault tests fast.
 TEST_CONN_EXTRA: dict[str, Any] = {"max_retries": 3, "timeout": 10, "max_retry_wait": 5}
+
+
+_SHARED_SCOPES = ("class", "module", "package")
+# Suites that mostly wait on processes (a real Airflow, a Celery cluster) for minutes.
+_WAITING_MARKS = ("e2e", "browser", "celery")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (--dist loadgroup)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group and order the tests for pytest-xdist's ``--dist loadgroup`` (``make test``).
+
+    A module whose tests share a class/module/package fixture (an ``airflow standalone``, a
+    Celery cluster, a migrated AIRFLOW_HOME, a moto server) becomes one ``xdist_group``: it
+    stays on one worker, so that fixture starts once. Every other test goes to whichever
+    worker is free. An explicit ``@pytest.mark.xdist_group(name)`` wins (e.g. to keep two
+    modules that share a port or a file on one worker). Session fixtures (``sandbox``) start
+    once per worker, and each worker has its own.
+
+    Under xdist (run it with ``--no-loadscope-reorder``) the suites marked e2e/browser/celery
+    are sent out first: they wait on processes for minutes while the other workers run the
+    CPU-bound tests; then the larger groups, then the single tests in their usual order.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info else ()
+        if any(defs and defs[-1].scope in _SHARED_SCOPES for defs in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    sizes = Counter(_group(item) for item in items)
+    if hasattr(config, "workerinput"):  # an xdist worker: its order is the controller's queue
+        items.sort(key=lambda item: (not _waits(item), -sizes[_group(item)]))
+
+
+def _group(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0]) if mark else item.nodeid
+
+
+def _waits(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(name) for name in _WAITING_MARKS)
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,8 @@ SCREENSHOT = REPO / "docs" / "images" / "copernica-authorize.png"
 COOKIE_SCOPE = {"domain": "127.0.0.1", "path": "/copernica"}
 ACCOUNT = "Connected to account Sandbox (Copernica Sandbox BV)"
 
+pytestmark = pytest.mark.browser
+
 
 # --------------------------------------------------------------------------- fixtures
 

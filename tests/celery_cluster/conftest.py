@@ -30,7 +30,7 @@ def cluster(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     atexit.register(instance.stop)  # also if pytest itself is interrupted
     try:
         instance.start()
-        instance.wait_ready(DAGS)
+        instance.wait_ready(DAGS, timeout=480)  # 13 DAG files, parsed one by one
         print(f"\nCelery cluster ready after {time.monotonic() - started:.1f}s in {instance.home}")
         yield instance
     finally:

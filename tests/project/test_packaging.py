@@ -18,7 +18,9 @@ def test_wheel_builds_without_license_deprecation_warnings(tmp_path: Path) -> No
     shutil.copytree(
         ROOT,
         source,
-        ignore=shutil.ignore_patterns(".venv", ".demo", ".bench", ".git", "build", "*.egg-info"),
+        ignore=shutil.ignore_patterns(
+            ".venv", ".demo", ".bench", ".git", ".browser-screenshots", "build", "*.egg-info"
+        ),
     )
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), "."],
