@@ -14,20 +14,21 @@ $(STAMP): pyproject.toml constraints-dev.txt
 
 venv: $(STAMP)
 
-# Every test, in one pytest run spread over pytest-xdist workers (tests/conftest.py groups
-# them): the suites that wait on a real Airflow or a Celery cluster each hold a worker while
-# the others run the CPU-bound tests. TEST_WORKERS=0 runs them all in this process instead.
+# Every test, in one pytest run over pytest-xdist workers. Each worker gets whole modules
+# (--dist loadscope: a module's Airflow, cluster or server starts once); the e2e, browser and
+# Celery modules, which wait on processes, go out first and each hold a worker while the
+# others run the CPU-bound modules (tests/conftest.py). TEST_WORKERS=0: all in one process.
 TEST_WORKERS ?= 8
-XDIST = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
-# The inner loop: the tests that start no Airflow or cluster, on both cores (< 3 min).
+XDIST = --dist loadscope --no-loadscope-reorder
+# The inner loop (< 3 min): the tests that start no Airflow or cluster, on both cores.
 FAST = --ignore=tests/e2e --ignore=tests/browser --ignore=tests/celery_cluster \
 	-m "not e2e and not browser and not celery"
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(XDIST)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(XDIST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --no-loadscope-reorder $(FAST)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(XDIST) $(FAST)
 
 # The UI in headless chromium only (also part of `make test`).
 test-browser: $(STAMP)

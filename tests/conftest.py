@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 # Airflow reads its configuration at import time: isolate it before anything imports airflow.
@@ -28,45 +29,59 @@ SANDBOX_ANCHOR = date(2026, 11, 20)
 TEST_CONN_EXTRA: dict[str, Any] = {"max_retries": 3, "timeout": 10, "max_retry_wait": 5}
 
 
-_SHARED_SCOPES = ("class", "module", "package")
 # Suites that mostly wait on processes (a real Airflow, a Celery cluster) for minutes.
 _WAITING_MARKS = ("e2e", "browser", "celery")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group and order the tests for pytest-xdist's ``--dist loadgroup`` (``make test``).
+    """On a pytest-xdist worker (``make test``: ``--dist loadscope --no-loadscope-reorder``),
+    order the modules as the workers should get them.
 
-    A module whose tests share a class/module/package fixture (an ``airflow standalone``, a
-    Celery cluster, a migrated AIRFLOW_HOME, a moto server) becomes one ``xdist_group``: it
-    stays on one worker, so that fixture starts once. Every other test goes to whichever
-    worker is free. An explicit ``@pytest.mark.xdist_group(name)`` wins (e.g. to keep two
-    modules that share a port or a file on one worker). Session fixtures (``sandbox``) start
-    once per worker, and each worker has its own.
-
-    Under xdist (run it with ``--no-loadscope-reorder``) the suites marked e2e/browser/celery
-    are sent out first: they wait on processes for minutes while the other workers run the
-    CPU-bound tests; then the larger groups, then the single tests in their usual order.
+    ``--dist loadscope`` hands out whole modules, so a module's fixtures (an ``airflow
+    standalone``, a Celery cluster, a migrated AIRFLOW_HOME, a moto server) start once, and
+    the session ones (``sandbox``) once per worker. The modules marked e2e/browser/celery go
+    out first: they wait on processes for minutes while the other workers run the CPU-bound
+    modules, largest first.
     """
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info else ()
-        if any(defs and defs[-1].scope in _SHARED_SCOPES for defs in definitions):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-    sizes = Counter(_group(item) for item in items)
-    if hasattr(config, "workerinput"):  # an xdist worker: its order is the controller's queue
-        items.sort(key=lambda item: (not _waits(item), -sizes[_group(item)]))
+    if not hasattr(config, "workerinput"):  # the order the workers report is the queue's
+        return
+    sizes = Counter(_module(item) for item in items)
+    items.sort(key=lambda item: (not _waits(item), -sizes[_module(item)]))
 
 
-def _group(item: pytest.Item) -> str:
-    mark = item.get_closest_marker("xdist_group")
-    return str(mark.args[0]) if mark else item.nodeid
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 def _waits(item: pytest.Item) -> bool:
     return any(item.get_closest_marker(name) for name in _WAITING_MARKS)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """pytest-xdist's controller runs no test, so what Airflow logged while this file was
+    imported would be printed after pytest's closing line, which CI reads: show it first."""
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None and session.config.getoption("numprocesses", None):
+        out, err = capture.read_global_capture()
+        reporter = session.config.pluginmanager.getplugin("terminalreporter")
+        if reporter is not None and (out or err):
+            reporter.write((out + err).rstrip() + "\n")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: a worker's rows of the fault matrix join the table."""
+    rows = getattr(node, "workeroutput", {}).get("fault_matrix")
+    if rows:
+        from reliability.conftest import merge_matrix
+
+        merge_matrix(rows)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    reliability = sys.modules.get("reliability.conftest")  # loaded once its tests ran
+    if reliability is not None:
+        reliability.write_matrix(terminalreporter)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,20 @@ def record_matrix(fault: str, dataset: str, outcome: str) -> None:
     MATRIX.setdefault(fault, {})[dataset] = outcome
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+def merge_matrix(rows: Mapping[str, Mapping[str, str]]) -> None:
+    """Add the rows a pytest-xdist worker recorded (see ``pytest_testnodedown`` in tests/)."""
+    for fault, row in rows.items():
+        MATRIX.setdefault(fault, {}).update(row)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)  # a pytest-xdist worker
+    if output is not None and MATRIX:
+        output["fault_matrix"] = MATRIX
+
+
+def write_matrix(terminalreporter: Any) -> None:
+    """The table, at the end of the run (called by tests/conftest.py, also under xdist)."""
     if not MATRIX:
         return
     datasets = sorted({d for row in MATRIX.values() for d in row})
