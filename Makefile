@@ -20,7 +20,9 @@ venv: $(STAMP)
 # others run the CPU-bound modules (tests/conftest.py). TEST_WORKERS=0: all in one process.
 TEST_WORKERS ?= 8
 XDIST = --dist loadscope --no-loadscope-reorder
-# The inner loop (< 3 min): the tests that start no Airflow or cluster, on both cores.
+# The inner loop (< 3 min): the tests that start no Airflow or cluster. 4 workers on the 2
+# cores: many of these tests wait (retry backoff, subprocesses) while others compute.
+FAST_WORKERS ?= 4
 FAST = --ignore=tests/e2e --ignore=tests/browser --ignore=tests/celery_cluster \
 	-m "not e2e and not browser and not celery"
 
@@ -28,7 +30,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) $(XDIST)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 $(XDIST) $(FAST)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(FAST_WORKERS) $(XDIST) $(FAST)
 
 # The UI in headless chromium only (also part of `make test`).
 test-browser: $(STAMP)
