@@ -15,15 +15,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from e2e.test_airflow_e2e import (
-    _assert_file_is_ground_truth,
-    _backfill,
-    _day,
-    _file_name,
-    _output_dir,
-    _read_jsonl,
-    _runs_for,
+from e2e.runs import (
+    assert_file_is_ground_truth as _assert_file_is_ground_truth,
 )
+from e2e.runs import backfill as _backfill
+from e2e.runs import file_name as _file_name
+from e2e.runs import output_dir as _output_dir
+from e2e.runs import read_jsonl as _read_jsonl
+from e2e.runs import runs_for as _runs_for
+from e2e.runs import sandbox_day as _day
 from sandbox_requests import data_calls, profile_ids
 
 from airflow_provider_copernica.output.manifest import MANIFEST_NAME, read_manifest

@@ -137,6 +137,32 @@ class AirflowStandalone:
         )
         log.close()
 
+    def keep_scheduler(self) -> None:
+        """Start the scheduler again if it died inside ``airflow standalone`` (which does not
+        restart its components). Airflow 3.3.2 on SQLite: when ``backfill create`` hits
+        "database is locked" it deletes the runs it had created, and a scheduler that was
+        scheduling one of them exits with ObjectDeletedError. The new scheduler joins the
+        standalone's process group, so ``stop()`` still ends everything."""
+        if self.process is None or type(self) is not AirflowStandalone:
+            return
+        try:
+            family = psutil.Process(self.process.pid).children(recursive=True)
+            if any("scheduler" in " ".join(p.cmdline()) for p in family):
+                return
+        except psutil.Error:
+            return
+        group = self.process.pid
+        with self.log_path.open("ab") as log:
+            log.write(b"harness | the scheduler died: starting it again\n")
+            subprocess.Popen(
+                [str(BIN / "airflow"), "scheduler"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.home,
+                process_group=group,
+            )
+
     def stop(self, grace: float = 20) -> None:
         if self.process is None:
             return
@@ -200,6 +226,7 @@ class AirflowStandalone:
                 raise AssertionError(
                     f"airflow standalone exited while waiting for {what}:\n{self.log_tail()}"
                 )
+            self.keep_scheduler()
             try:
                 result = check()
             except (

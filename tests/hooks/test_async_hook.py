@@ -55,10 +55,10 @@ async def test_reauthenticates_after_401_and_after_expiry(
 ) -> None:
     hook = CopernicaAsyncHook(connect())
     try:
-        sandbox.faults.set("jwt_ttl:3", "401:1")
+        sandbox.faults.set("jwt_ttl:10", "401:1")
         assert (await hook.get("identity"))["name"]  # 401 -> a new JWT, once
         assert hook.auth_calls == 2 and len(calls_to(sandbox, "identity")) == 2
-        await asyncio.sleep(3.1)
+        await asyncio.sleep(10.1)
         assert (await hook.get("identity"))["name"]  # expired -> fetched again before use
         assert hook.auth_calls == 3 and len(calls_to(sandbox, "identity")) == 3
         assert len(bearer_tokens(sandbox)) == 3
