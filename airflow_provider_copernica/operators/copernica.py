@@ -83,6 +83,10 @@ def _template_fields(target: str) -> tuple[str, ...]:
     return ("dataset_options", "fields", "filters", target, "state_uri", "id_range")
 
 
+# What both operators keep as they got it (after the checks), in this order.
+_DATASET_ARGUMENTS = ("dataset", "dataset_options", "fields", "filters", "id_range", "state_uri")
+
+
 def _check_state_uri(state_uri: Any) -> None:
     if state_uri is not None and not isinstance(state_uri, str):
         raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
@@ -102,22 +106,11 @@ class _DatasetOperator(BaseOperator):
     state_uri: str | None
     template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
 
-    def _keep_dataset_arguments(
-        self,
-        dataset: str,
-        dataset_options: Mapping[str, Any] | None,
-        fields: Sequence[str] | None,
-        filters: Sequence[str] | None,
-        id_range: Mapping[str, Any] | None,
-        state_uri: str | None,
-    ) -> None:
-        """Keep the arguments both operators take (checked by :func:`check_dataset_arguments`)."""
-        self.dataset = dataset
-        self.dataset_options = dataset_options
-        self.fields = fields
-        self.filters = filters
-        self.id_range = id_range
-        self.state_uri = state_uri
+    def _keep_dataset_arguments(self, *values: Any) -> None:
+        """Keep the arguments both operators take (checked by :func:`check_dataset_arguments`),
+        given in the order of ``_DATASET_ARGUMENTS``."""
+        for name, value in zip(_DATASET_ARGUMENTS, values, strict=True):
+            setattr(self, name, value)
 
     def _window(self, context: Context) -> Window | None:
         """The run's window; None for a snapshot (the entry as the run's options shape it)."""
