@@ -25,21 +25,18 @@ from airflow_provider_copernica.operators.copernica import CopernicaToSqlOperato
     doc_md=__doc__,
 )
 def copernica_sql_profile_history() -> None:
+    # Both tasks write the one history table of database 7616's profiles.
+    history_table = {
+        "dataset_options": {"database_id": 7616},
+        "sql_conn_id": "copernica_warehouse",
+        "table": "copernica_profile_history",
+        "write_mode": "history",
+    }
     versions = CopernicaToSqlOperator(
-        task_id="profile_versions",
-        dataset="profiles",
-        dataset_options={"database_id": 7616},
-        sql_conn_id="copernica_warehouse",
-        table="copernica_profile_history",
-        write_mode="history",
+        task_id="profile_versions", dataset="profiles", **history_table
     )
     removals = CopernicaToSqlOperator(
-        task_id="close_removed_profiles",
-        dataset="profile_deletions",
-        dataset_options={"database_id": 7616},
-        sql_conn_id="copernica_warehouse",
-        table="copernica_profile_history",
-        write_mode="history",
+        task_id="close_removed_profiles", dataset="profile_deletions", **history_table
     )
     versions >> removals
 

@@ -31,21 +31,20 @@ from airflow_provider_copernica.operators.copernica import CopernicaToSqlOperato
     doc_md=__doc__,
 )
 def copernica_sql_profiles() -> None:
+    # Both tasks write the one table of database 7616's profiles.
+    profiles_table = {
+        "dataset_options": {"database_id": 7616},
+        "sql_conn_id": "copernica_warehouse",
+        "table": "copernica_profiles",
+    }
     profiles = CopernicaToSqlOperator(
-        task_id="profiles_upsert",
-        dataset="profiles",
-        dataset_options={"database_id": 7616},
-        sql_conn_id="copernica_warehouse",
-        table="copernica_profiles",
-        write_mode="upsert",
+        task_id="profiles_upsert", dataset="profiles", write_mode="upsert", **profiles_table
     )
     deletions = CopernicaToSqlOperator(
         task_id="profile_deletions_soft_delete",
         dataset="profile_deletions",
-        dataset_options={"database_id": 7616},
-        sql_conn_id="copernica_warehouse",
-        table="copernica_profiles",
         write_mode="soft_delete",
+        **profiles_table,
     )
     profiles >> deletions
 

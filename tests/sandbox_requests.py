@@ -1,10 +1,12 @@
-"""Test helpers over the session sandbox: point ``copernica_default`` at it, read its log."""
+"""Test helpers over the session sandbox: point ``copernica_default`` at it, read its log,
+and the task context an operator's ``execute`` gets."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +17,33 @@ CONN_ENV = "AIRFLOW_CONN_COPERNICA_DEFAULT"
 FAST = {"backoff_base": 0.05, "backoff_max": 0.2, "max_retries": 3}
 # ... and the sensor/trigger tests' (polling: fewer, shorter retries).
 FAST_POLL = {"backoff_base": 0.01, "backoff_max": 0.05, "max_retries": 2, "max_retry_wait": 1}
+
+
+def task_context(
+    start: Any, end: Any, run_id: str, params: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A scheduled run's task context: the interval, the run (``run_id``), ``params`` and
+    ``extra`` (e.g. ``dag=...``)."""
+    run = SimpleNamespace(run_id=run_id, run_type="scheduled", conf={})
+    return {
+        "data_interval_start": start,
+        "data_interval_end": end,
+        "run_id": run_id,
+        "dag_run": run,
+        "params": params or {},
+        **extra,
+    }
+
+
+def refused_before_any_request(sandbox: Any, needle: str, call: Callable[[], Any]) -> None:
+    """``call()`` raises a ``CopernicaConfigError`` naming ``needle``, and the sandbox saw no
+    API request."""
+    from airflow_provider_copernica.exceptions import CopernicaConfigError
+
+    with pytest.raises(CopernicaConfigError) as caught:
+        call()
+    assert needle in str(caught.value)
+    assert list(sandbox.iter_requests("/v4/")) == []
 
 
 def connector(

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_copernica.catalog.schema import Column
+from airflow_provider_copernica.catalog.schema import Column, type_of_value
 from airflow_provider_copernica.catalog.window_styles import WINDOW_STYLES, WindowParams
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 
@@ -163,7 +163,7 @@ def infer_columns(
             if isinstance(item, Mapping) and item:
                 walk(f"{column}.", item)
             elif column not in found or found[column] == "str" and item is not None:
-                found[column] = _kind(item)
+                found[column] = type_of_value(item)
 
     for record in records:
         walk("", record)
@@ -174,15 +174,3 @@ def infer_columns(
     columns = [Column(name, kind) for name, kind in found.items()]  # type: ignore[arg-type]
     key_first = [c for c in columns if c.name == key] or [Column(key, "str")]
     return tuple(key_first + [c for c in columns if c.name != key])
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, (list, Mapping)):
-        return "json"
-    return "str"

@@ -26,7 +26,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_copernica.catalog.schema import Column, ColumnType
+from airflow_provider_copernica.catalog.schema import Column, ColumnType, type_of_value
 from airflow_provider_copernica.exceptions import CopernicaAPIError, CopernicaConfigError
 
 if TYPE_CHECKING:
@@ -184,16 +184,6 @@ def configure(entry: Dataset, options: Mapping[str, Any]) -> Dataset:
     )
 
 
-def _type_of(value: Any) -> ColumnType:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    return "json" if isinstance(value, (dict, list)) else "str"
-
-
 def _counted(counts: Mapping[str, int], rows: int) -> str:
     return ", ".join(f"{name} ({n} of {rows} rows)" for name, n in counts.items())
 
@@ -244,7 +234,7 @@ class KeySurvey:
             if key in keys and key not in self._expected:
                 self.extra[key] += 1
                 if key not in self._extra_types and record[key] is not None:
-                    self._extra_types[key] = _type_of(record[key])
+                    self._extra_types[key] = type_of_value(record[key])
 
     @property
     def clean(self) -> bool:

@@ -78,10 +78,24 @@ def check_dataset_arguments(
             )
 
 
+def _template_fields(target: str) -> tuple[str, ...]:
+    """An operator's templated arguments: the dataset's, its ``target``'s and the state's."""
+    return ("dataset_options", "fields", "filters", target, "state_uri", "id_range")
+
+
+# What both operators keep as they got it (after the checks), in this order.
+_DATASET_ARGUMENTS = ("dataset", "dataset_options", "fields", "filters", "id_range", "state_uri")
+
+
+def _check_state_uri(state_uri: Any) -> None:
+    if state_uri is not None and not isinstance(state_uri, str):
+        raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
+
+
 class _DatasetOperator(BaseOperator):
     """What both operators share at run time: the window, the request's conditions and the
-    prepared extraction (set by the subclass: ``dataset``,
-    ``dataset_options``, ``fields``, ``filters``, ``metadata``, ``id_range``)."""
+    prepared extraction (the dataset arguments kept by :meth:`_keep_dataset_arguments`; the
+    subclass sets ``metadata``)."""
 
     dataset: str
     dataset_options: Mapping[str, Any] | None
@@ -89,6 +103,14 @@ class _DatasetOperator(BaseOperator):
     filters: Sequence[str] | None
     metadata: Sequence[str]
     id_range: Mapping[str, Any] | None
+    state_uri: str | None
+    template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
+
+    def _keep_dataset_arguments(self, *values: Any) -> None:
+        """Keep the arguments both operators take (checked by :func:`check_dataset_arguments`),
+        given in the order of ``_DATASET_ARGUMENTS``."""
+        for name, value in zip(_DATASET_ARGUMENTS, values, strict=True):
+            setattr(self, name, value)
 
     def _window(self, context: Context) -> Window | None:
         """The run's window; None for a snapshot (the entry as the run's options shape it)."""
@@ -164,15 +186,7 @@ class CopernicaToStorageOperator(_DatasetOperator):
         data itself never goes into XCom.
     """
 
-    template_fields: Sequence[str] = (
-        "dataset_options",
-        "fields",
-        "filters",
-        "output_uri",
-        "state_uri",
-        "id_range",
-    )
-    template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
+    template_fields: Sequence[str] = _template_fields("output_uri")
     ui_color = "#e8f4fc"
 
     def __init__(
@@ -221,8 +235,7 @@ class CopernicaToStorageOperator(_DatasetOperator):
         # kept unrendered: each restated interval renders it with its own dates
         self.output_uri_template = output_uri
         self.schema_policy = check_schema_policy(schema_policy, entry)
-        if state_uri is not None and not isinstance(state_uri, str):
-            raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
+        _check_state_uri(state_uri)
         self.metadata = validate_metadata(metadata)
         check_dataset_arguments(entry, dataset_options, fields, filters, id_range)
         if output_uri is not None and not isinstance(output_uri, str):
@@ -238,17 +251,12 @@ class CopernicaToStorageOperator(_DatasetOperator):
         )
         if self.output_asset is not None and self.output_asset not in self.outlets:
             self.outlets = [*self.outlets, self.output_asset]
-        self.dataset = dataset
-        self.dataset_options = dataset_options
-        self.fields = fields
-        self.filters = filters
-        self.id_range = id_range
+        self._keep_dataset_arguments(dataset, dataset_options, fields, filters, id_range, state_uri)
         self.output_uri = output_uri
         self.file_format = file_format
         self.allow_empty = allow_empty
         self.copernica_conn_id = copernica_conn_id
         self.output_conn_id = output_conn_id
-        self.state_uri = state_uri
 
     def default_output_uri(self, context: Context, window: Window | None, at: datetime) -> str:
         """``$AIRFLOW_HOME/data/copernica/<dag_id>/<dataset>/<start>_<end>.<ext>``."""
@@ -441,15 +449,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
         interval_start, interval_end, api_calls}``; the data itself never goes into XCom.
     """
 
-    template_fields: Sequence[str] = (
-        "dataset_options",
-        "fields",
-        "filters",
-        "table",
-        "state_uri",
-        "id_range",
-    )
-    template_fields_renderers = {"dataset_options": "json", "fields": "json", "filters": "json"}
+    template_fields: Sequence[str] = _template_fields("table")
     ui_color = "#e8f4e8"
 
     def __init__(
@@ -485,8 +485,7 @@ class CopernicaToSqlOperator(_DatasetOperator):
         if not _templated(table):
             TableName.parse(table)
         self.schema_policy = check_schema_policy(schema_policy)
-        if state_uri is not None and not isinstance(state_uri, str):
-            raise CopernicaConfigError(f"state_uri must be a string, got {state_uri!r}")
+        _check_state_uri(state_uri)
         chosen = validate_metadata(metadata)
         self.metadata = (*chosen, *(m for m in mode.extra_metadata(entry) if m not in chosen))
         check_dataset_arguments(entry, dataset_options, fields, filters, id_range)
@@ -494,17 +493,12 @@ class CopernicaToSqlOperator(_DatasetOperator):
         self.table_alias = AssetAlias(name=f"copernica_sql/{sql_conn_id}/{table}")
         if self.table_alias not in self.outlets:
             self.outlets = [*self.outlets, self.table_alias]
-        self.dataset = dataset
-        self.dataset_options = dataset_options
-        self.fields = fields
-        self.filters = filters
-        self.id_range = id_range
+        self._keep_dataset_arguments(dataset, dataset_options, fields, filters, id_range, state_uri)
         self.sql_conn_id = sql_conn_id
         self.table = table
         self.write_mode = mode.name
         self.allow_empty = allow_empty
         self.copernica_conn_id = copernica_conn_id
-        self.state_uri = state_uri
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_copernica.faithful.deletions import deletion_pages

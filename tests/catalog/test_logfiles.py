@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sandbox_requests import refused_before_any_request, task_context
 
 from airflow_provider_copernica.catalog.logfiles import LOG_TYPES, iter_json_records
 from airflow_provider_copernica.engine.extract import prepare
@@ -55,20 +55,21 @@ def test_every_log_type_equals_the_ground_truth_over_the_dst_change(
     assert expected and sorted(row["id"] for row in rows) == expected
 
 
-def busiest_utc_day(sandbox: Any, type_name: str) -> Window:
+def busiest_day(sandbox: Any, type_name: str, tz: tzinfo = UTC) -> Window:
+    """The type's busiest day in ``tz`` (default UTC), as a UTC window."""
     days = Counter(
-        datetime.fromtimestamp(moment, UTC).date()
+        datetime.fromtimestamp(moment, tz).date()
         for moment, _, _ in sandbox.app.logfiles.entries(type_name)
     )
     day = max(sorted(days), key=lambda d: days[d])
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return Window(start, start + timedelta(days=1))
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return Window(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))
 
 
 def test_one_utc_day_is_exact_and_costs_one_call_per_file(
     sandbox: Any, hook: CopernicaHook, fresh_log: None
 ) -> None:
-    window = busiest_utc_day(sandbox, "cdm-click")
+    window = busiest_day(sandbox, "cdm-click")
     extraction = prepare(hook, "logfile_events", options={"log_type": "clicks"}, window=window)
     rows = rows_of(extraction)
     expected = sandbox.app.logfiles.expected_ids("cdm-click", window.start, window.end)
@@ -108,10 +109,9 @@ def test_a_window_reaching_into_today_is_refused_before_any_call(
 def test_bad_log_types_are_refused_naming_the_choices(
     sandbox: Any, hook: CopernicaHook, fresh_log: None, options: dict, needle: str
 ) -> None:
-    with pytest.raises(CopernicaConfigError) as caught:
-        prepare(hook, "logfile_events", options=options, window=THREE_DAYS)
-    assert needle in str(caught.value)
-    assert list(sandbox.iter_requests("/v4/")) == []
+    refused_before_any_request(
+        sandbox, needle, lambda: prepare(hook, "logfile_events", options=options, window=THREE_DAYS)
+    )
 
 
 def test_copernicas_own_type_name_is_accepted(sandbox: Any, hook: CopernicaHook) -> None:
@@ -127,7 +127,7 @@ def test_a_download_cut_off_in_transit_is_retried_whole(
 ) -> None:
     from airflow_provider_copernica.engine.paging import LogfilePaginator, walk_pages
 
-    window = busiest_utc_day(sandbox, "cdm-click")
+    window = busiest_day(sandbox, "cdm-click")
     name = sandbox.app.logfiles.names(window.start.date().isoformat(), "cdm-click")[0]
     hook = CopernicaHook(connect())
     sandbox.faults.set("truncate:1")  # the first download gets half the file, status 200
@@ -242,17 +242,6 @@ def test_days_before_the_oldest_kept_date_are_refused_after_one_call(
 # -- the documented columns of every type, against the sandbox's own lists --------------
 
 
-def one_local_day(sandbox: Any, type_name: str) -> Window:
-    """The type's busiest local (Europe/Amsterdam) day, as a UTC window."""
-    days = Counter(
-        datetime.fromtimestamp(moment, AMSTERDAM).date()
-        for moment, _, _ in sandbox.app.logfiles.entries(type_name)
-    )
-    day = max(sorted(days), key=lambda d: days[d])
-    start = datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM)
-    return Window(start.astimezone(UTC), (start + timedelta(days=1)).astimezone(UTC))
-
-
 def to_utc(local: str) -> str:
     moment = datetime.fromisoformat(local).replace(tzinfo=AMSTERDAM)
     return moment.astimezone(UTC).isoformat()
@@ -269,14 +258,7 @@ def expected_rows(sandbox: Any, type_name: str, window: Window) -> list[dict[str
 
 
 def operator_run(out: Any, options: dict, window: Window, **kwargs: Any) -> dict:
-    run = SimpleNamespace(run_id="scheduled__logfiles", run_type="scheduled", conf={})
-    context = {
-        "data_interval_start": window.start,
-        "data_interval_end": window.end,
-        "run_id": run.run_id,
-        "dag_run": run,
-        "params": {},
-    }
+    context = task_context(window.start, window.end, "scheduled__logfiles")
     op = CopernicaToStorageOperator(
         task_id="logfiles",
         dataset="logfile_events",
@@ -295,7 +277,7 @@ def product_of(type_name: str) -> str:
 def test_every_log_type_lands_with_its_documented_columns(
     sandbox: Any, copernica_conn: str, tmp_path: Any, type_name: str
 ) -> None:
-    window = one_local_day(sandbox, type_name)
+    window = busiest_day(sandbox, type_name, AMSTERDAM)
     out = tmp_path / f"{type_name}.jsonl"
     options = {"log_type": type_name, "product": product_of(type_name)}
     result = operator_run(out, options, window)
@@ -321,7 +303,7 @@ def test_the_names_are_the_same_in_jsonl_csv_and_parquet(
     import pyarrow.parquet as pq
 
     for type_name in ("cdm-attempts", "cdm-click", "pom-clicks", "feedback-loop-errors"):
-        window = one_local_day(sandbox, type_name)
+        window = busiest_day(sandbox, type_name, AMSTERDAM)
         options = {"log_type": type_name, "product": product_of(type_name)}
         names = {}
         for fmt in ("jsonl", "csv", "parquet"):

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from airflow.sdk.exceptions import AirflowFailException
-from sandbox_requests import DATABASE, calls_to, profile_ids
+from sandbox_requests import DATABASE, calls_to, profile_ids, task_context
 
 from airflow_provider_copernica.engine.paging import iter_pages
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaRetryError
@@ -32,14 +32,7 @@ ALL_TIME = (datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzin
 
 
 def context(start: datetime, end: datetime) -> dict[str, Any]:
-    run = SimpleNamespace(run_id=f"scheduled__{start.date()}", run_type="scheduled", conf={})
-    return {
-        "data_interval_start": start,
-        "data_interval_end": end,
-        "run_id": run.run_id,
-        "dag_run": run,
-        "params": {},
-    }
+    return task_context(start, end, f"scheduled__{start.date()}")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -10,11 +10,11 @@ import json
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sandbox_requests import task_context
 
 from airflow_provider_copernica.exceptions import CopernicaSchemaDriftError
 from airflow_provider_copernica.interval import Window
@@ -45,14 +45,7 @@ def run(
     **kwargs: Any,
 ) -> dict:
     """One operator run; ``logged`` collects what it logs at info and warning level."""
-    dag_run = SimpleNamespace(run_id="scheduled__drift", run_type="scheduled", conf={})
-    context = {
-        "data_interval_start": window.start,
-        "data_interval_end": window.end,
-        "run_id": dag_run.run_id,
-        "dag_run": dag_run,
-        "params": {},
-    }
+    context = task_context(window.start, window.end, "scheduled__drift")
     op = CopernicaToStorageOperator(
         task_id="drift",
         dataset="logfile_events",

@@ -13,6 +13,7 @@ from typing import Any
 import pendulum
 import pytest
 from airflow.sdk import CronDataIntervalTimetable
+from sandbox_requests import task_context
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError
 from airflow_provider_copernica.faithful.restatement import interval_context, previous_windows
@@ -28,18 +29,15 @@ def day_window(day: pendulum.DateTime) -> Window:
 
 
 def run_context(day: pendulum.DateTime, timetable: Any = DAILY_UTC) -> dict[str, Any]:
-    run = SimpleNamespace(run_id=f"scheduled__{day.isoformat()}", run_type="scheduled", conf={})
-    return {
-        "data_interval_start": day,
-        "data_interval_end": day.add(days=1),
-        "logical_date": day,
-        "ds": day.strftime("%Y-%m-%d"),
-        "ds_nodash": day.strftime("%Y%m%d"),
-        "run_id": run.run_id,
-        "dag_run": run,
-        "dag": SimpleNamespace(dag_id="restate", timetable=timetable),
-        "params": {},
-    }
+    return task_context(
+        day,
+        day.add(days=1),
+        f"scheduled__{day.isoformat()}",
+        logical_date=day,
+        ds=day.strftime("%Y-%m-%d"),
+        ds_nodash=day.strftime("%Y%m%d"),
+        dag=SimpleNamespace(dag_id="restate", timetable=timetable),
+    )
 
 
 def read_ids(path: Path) -> list[int]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from sandbox_requests import task_context
 
 from airflow_provider_copernica.exceptions import (
     CopernicaConfigError,
@@ -27,16 +28,7 @@ XCOM_KEYS = {"uri", "rows", "dataset", "interval_start", "interval_end", "api_ca
 def context(
     start: Any = START, end: Any = END, params: dict[str, Any] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    run = SimpleNamespace(run_id="scheduled__2026-10-25", run_type="scheduled", conf={})
-    ctx = {
-        "data_interval_start": start,
-        "data_interval_end": end,
-        "run_id": run.run_id,
-        "dag_run": run,
-        "params": params or {},
-    }
-    ctx.update(extra)
-    return ctx
+    return task_context(start, end, "scheduled__2026-10-25", params, **extra)
 
 
 def manual_context(params: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from sandbox_requests import DATABASE, data_calls, profile_ids, truth
+from sandbox_requests import DATABASE, data_calls, profile_ids, task_context, truth
 from sql_databases import DATABASES, Database, bool_of, make_database, postgres_server  # noqa: F401
 
 from airflow_provider_copernica.exceptions import CopernicaConfigError, CopernicaEmptyResultError
@@ -33,15 +33,8 @@ PROFILES = {"database_id": DATABASE}
 def context(start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
     start = start or DAYS[0]
     end = end or start + timedelta(days=1)
-    run = SimpleNamespace(run_id=f"scheduled__{start.date()}", run_type="scheduled", conf={})
-    return {
-        "data_interval_start": start,
-        "data_interval_end": end,
-        "run_id": run.run_id,
-        "dag_run": run,
-        "params": {},
-        "dag": SimpleNamespace(dag_id="sql_tests"),
-    }
+    dag = SimpleNamespace(dag_id="sql_tests")
+    return task_context(start, end, f"scheduled__{start.date()}", dag=dag)
 
 
 @pytest.fixture(params=DATABASES)

@@ -60,26 +60,21 @@ def _converter(column: Column) -> Callable[[Any], Any]:
     """value -> the value the database gets (None stays None); raises :class:`Misfit`."""
     kind = column.type
 
-    def to_int(v: Any) -> Any:
-        if v is None or v.__class__ is int:
-            return v
-        raise Misfit(column, v)
+    def exactly(cls: type) -> Callable[[Any], Any]:
+        """A converter that passes None and values of exactly ``cls`` (no subclasses)."""
+
+        def check(v: Any) -> Any:
+            if v is None or v.__class__ is cls:
+                return v
+            raise Misfit(column, v)
+
+        return check
 
     def to_float(v: Any) -> Any:
         if v is None or v.__class__ is float:
             return v
         if v.__class__ is int:
             return float(v)
-        raise Misfit(column, v)
-
-    def to_bool(v: Any) -> Any:
-        if v is None or v.__class__ is bool:
-            return v
-        raise Misfit(column, v)
-
-    def to_str(v: Any) -> Any:
-        if v is None or v.__class__ is str:
-            return v
         raise Misfit(column, v)
 
     def to_timestamp(v: Any) -> Any:
@@ -100,10 +95,10 @@ def _converter(column: Column) -> Callable[[Any], Any]:
         return None if v is None else _json(v)
 
     return {
-        "int": to_int,
+        "int": exactly(int),
         "float": to_float,
-        "bool": to_bool,
-        "str": to_str,
+        "bool": exactly(bool),
+        "str": exactly(str),
         "timestamp": to_timestamp,
         "list": to_list,
         "json": to_json,
