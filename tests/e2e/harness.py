@@ -84,6 +84,8 @@ class AirflowStandalone:
         self.base_url = f"http://127.0.0.1:{api_port}"
         self.log_path = home / "standalone.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._scheduler: subprocess.Popen[bytes] | None = None  # one keep_scheduler started
+        self._scheduler_seen = False
         self._token: str | None = None
         self._session = requests.Session()
 
@@ -125,6 +127,7 @@ class AirflowStandalone:
             db.execute("PRAGMA journal_mode=WAL")
 
     def start(self) -> None:
+        self._scheduler_seen = False
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -141,29 +144,37 @@ class AirflowStandalone:
         """Start the scheduler again if it died inside ``airflow standalone`` (which does not
         restart its components). Airflow 3.3.2 on SQLite: when ``backfill create`` hits
         "database is locked" it deletes the runs it had created, and a scheduler that was
-        scheduling one of them exits with ObjectDeletedError. The new scheduler joins the
-        standalone's process group, so ``stop()`` still ends everything."""
+        scheduling one of them exits with ObjectDeletedError. Only a scheduler that was seen
+        running and is gone counts; ``stop()`` also ends the new one."""
         if self.process is None or type(self) is not AirflowStandalone:
+            return
+        if self._scheduler is not None and self._scheduler.poll() is None:
             return
         try:
             family = psutil.Process(self.process.pid).children(recursive=True)
-            if any("scheduler" in " ".join(p.cmdline()) for p in family):
-                return
+            running = any("scheduler" in " ".join(p.cmdline()) for p in family)
         except psutil.Error:
             return
-        group = self.process.pid
+        if running or not self._scheduler_seen:
+            self._scheduler_seen = self._scheduler_seen or running
+            return
         with self.log_path.open("ab") as log:
             log.write(b"harness | the scheduler died: starting it again\n")
-            subprocess.Popen(
+            self._scheduler = subprocess.Popen(
                 [str(BIN / "airflow"), "scheduler"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.home,
-                process_group=group,
+                start_new_session=True,
             )
 
     def stop(self, grace: float = 20) -> None:
+        if getattr(self, "_scheduler", None) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._scheduler.pid, signal.SIGKILL)
+            self._scheduler.wait(timeout=10)
+            self._scheduler = None
         if self.process is None:
             return
         try:

@@ -201,7 +201,9 @@ def test_fault(
         assert armed is None or armed.is_set(), "the run finished before the fault was switched on"
         assert fault.outcome == "exact", f"a run under {fault.spec} should have failed"
         ids = read_ids(target)
-        assert len(ids) == len(set(ids)), "duplicate records"
+        repeated = len(ids) - len(set(ids))
+        concurrent_offset_churn = fault.spec == "churn" and dataset != "profiles" and width > 1
+        assert repeated == 0 or concurrent_offset_churn, "duplicate records"
         observed = "exact"
         after = _expected(sandbox, dataset, window, options)
         if fault.spec == "churn" and dataset == "profiles" and width == 1:
@@ -231,9 +233,16 @@ def test_fault(
             assert set(ids) <= set(before) | {m["inserted"] for m in churns}
             skipped = (set(before) - removed) - set(ids)
             assert len(skipped) <= len(churns), "more skipped than events removed"
+            # Concurrent offset pages are read at different moments of the churn: one may
+            # also repeat an event that moved across its boundary (at most one per change).
+            assert repeated <= len(churns), "more repeated than events changed"
             if width == 1:
                 assert skipped, "offset paging was exact under churn: update the claim"
-            observed = "skips (offset)" if skipped else "exact"
+            observed = (
+                ("skips, repeats (offset)" if repeated else "skips (offset)")
+                if skipped
+                else ("repeats (offset)" if repeated else "exact")
+            )
         else:
             assert sorted(ids) == before == after
         assert result["rows"] == len(ids)
