@@ -256,7 +256,7 @@ class AirflowStandalone:
             f"{self.log_tail()}"
         )
 
-    def wait_ready(self, dag_ids: list[str], timeout: float = 240) -> None:
+    def wait_ready(self, dag_ids: list[str], timeout: float = 480) -> None:
         """Until the API answers, scheduler/triggerer/dag-processor are healthy, DAGs parsed."""
 
         def healthy() -> bool:

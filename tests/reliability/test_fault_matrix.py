@@ -232,12 +232,13 @@ def test_fault(
             removed = {m["deleted"] for m in churns}
             assert set(ids) <= set(before) | {m["inserted"] for m in churns}
             skipped = (set(before) - removed) - set(ids)
-            assert len(skipped) <= len(churns), "more skipped than events removed"
-            # Concurrent offset pages are read at different moments of the churn: one may
-            # also repeat an event that moved across its boundary (at most one per change).
-            assert repeated <= len(churns), "more repeated than events changed"
             if width == 1:
                 assert skipped, "offset paging was exact under churn: update the claim"
+                assert len(skipped) <= len(churns), "more skipped than events removed"
+                assert repeated == 0, "sequential offset pages repeated an event"
+            # Concurrent offset pages are read at different moments of the churn: a change
+            # shifts the pages read after it against those read before, so an event near a
+            # boundary may be skipped or repeated; nothing foreign is read (checked above).
             observed = (
                 ("skips, repeats (offset)" if repeated else "skips (offset)")
                 if skipped
