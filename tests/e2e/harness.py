@@ -31,6 +31,9 @@ BIN = Path(sys.executable).parent
 TERMINAL_RUN_STATES = ("success", "failed")
 
 
+SCHEDULER_CRASH = b"Exception when executing SchedulerJob._run_scheduler_loop"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,7 +88,8 @@ class AirflowStandalone:
         self.log_path = home / "standalone.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._scheduler: subprocess.Popen[bytes] | None = None  # one keep_scheduler started
-        self._scheduler_seen = False
+        self._log_read = 0  # keep_scheduler: how far the log was read, crashes, restarts
+        self._crashes = self._restarts = 0
         self._token: str | None = None
         self._session = requests.Session()
 
@@ -127,7 +131,8 @@ class AirflowStandalone:
             db.execute("PRAGMA journal_mode=WAL")
 
     def start(self) -> None:
-        self._scheduler_seen = False
+        self._log_read = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._crashes = self._restarts = 0
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -141,25 +146,30 @@ class AirflowStandalone:
         log.close()
 
     def keep_scheduler(self) -> None:
-        """Start the scheduler again if it died inside ``airflow standalone`` (which does not
-        restart its components). Airflow 3.3.2 on SQLite: when ``backfill create`` hits
+        """Start the scheduler again if it crashed inside ``airflow standalone`` (which does
+        not restart its components). Airflow 3.3.2 on SQLite: when ``backfill create`` hits
         "database is locked" it deletes the runs it had created, and a scheduler that was
-        scheduling one of them exits with ObjectDeletedError. Only a scheduler that was seen
-        running and is gone counts; ``stop()`` also ends the new one."""
+        scheduling one of them leaves its loop with ObjectDeletedError (its process may
+        linger). Each crash line in the log gets one new scheduler; ``stop()`` ends it."""
         if self.process is None or type(self) is not AirflowStandalone:
             return
-        if self._scheduler is not None and self._scheduler.poll() is None:
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_read)
+            self._crashes += log.read().count(SCHEDULER_CRASH)
+            self._log_read = log.tell()
+        if self._crashes <= self._restarts:
             return
-        try:
-            family = psutil.Process(self.process.pid).children(recursive=True)
-            running = any("scheduler" in " ".join(p.cmdline()) for p in family)
-        except psutil.Error:
-            return
-        if running or not self._scheduler_seen:
-            self._scheduler_seen = self._scheduler_seen or running
-            return
+        self._restarts = self._crashes
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if "scheduler" in " ".join(child.cmdline()):
+                        child.kill()
+        if self._scheduler is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._scheduler.pid, signal.SIGKILL)
         with self.log_path.open("ab") as log:
-            log.write(b"harness | the scheduler died: starting it again\n")
+            log.write(b"harness | the scheduler crashed: starting it again\n")
             self._scheduler = subprocess.Popen(
                 [str(BIN / "airflow"), "scheduler"],
                 env=self.env,
